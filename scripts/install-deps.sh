@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the native dependencies SltSharp uses when present: OpenBLAS (fast GEMM).
+# Safe to run repeatedly; does nothing when everything is installed; never fails the caller if apt is unavailable.
+set -u
+need=()
+dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
+command -v bc >/dev/null 2>&1 || need+=(bc)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || echo "install-deps: could not install ${need[*]}; continuing without" >&2
+  else
+    echo "install-deps: missing ${need[*]} (run as root with apt-get to install); continuing without" >&2
+  fi
+fi
+exit 0

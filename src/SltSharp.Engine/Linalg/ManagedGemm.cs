@@ -1,0 +1,425 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SltSharp.Engine.Linalg;
+
+/// <summary>
+/// The managed GEMM backend: packed panels of A and B, a register-blocked SIMD micro-kernel (8 rows × 2 vectors of C,
+/// i.e. 8×32 for float and 8×16 for double with AVX-512), and vectorised edges (narrower row kernels of 4/2/1 rows,
+/// a one-vector kernel and masked loads/stores for ragged columns) so that small products stay fast.
+/// </summary>
+/// <remarks>
+/// Single-threaded on purpose: the callers parallelise over chains, and one thread makes results bit-identical from
+/// run to run. Packing buffers are per thread and allocated once, so calls do not allocate after warm-up. Element
+/// types other than float and double take a plain scalar path.
+/// </remarks>
+public static unsafe class ManagedGemm
+{
+    // Blocking: a KC-deep A micro-panel (8·KC elements) stays in L1 while the packed B block (KC×NC, ≤ 512 KiB)
+    // streams from L2; MC rows of A are packed at a time (≤ 128 KiB).
+    private const int KC = 256;
+    private const int BlockBBytes = 512 * 1024;
+    private const int BlockABytes = 128 * 1024;
+    private const int MaxRows = 8;
+
+    /// <summary>The SIMD width the kernel uses on this machine (e.g. "Vector512"), or "scalar".</summary>
+    public static string KernelName => PreferredVectorBits switch
+    {
+        512 => Simd512<float>.Name,
+        256 => Simd256<float>.Name,
+        128 => Simd128<float>.Name,
+        _ => "scalar",
+    };
+
+    /// <summary>
+    /// Vector512 when the hardware has it; .NET may report Vector512 as not accelerated on CPUs that down-clock under
+    /// 512-bit load, but AVX-512F still executes it correctly, and for a GEMM kernel the wider registers win.
+    /// </summary>
+    private static bool UseVector512 => Vector512.IsHardwareAccelerated || Avx512F.IsSupported;
+
+    /// <summary>C = alpha·op(A)·op(B) + beta·C with the managed kernel (same contract as <see cref="Gemm.Multiply{T}"/>).</summary>
+    public static void Multiply<T>(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        GemmChecks.Validate(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        fixed (T* pa = a)
+        fixed (T* pb = b)
+        fixed (T* pc = c)
+        {
+            MultiplyUnchecked(transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+
+    /// <summary>Batched form with strides (0 broadcasts); same contract as <see cref="Gemm.MultiplyBatched{T}"/>.</summary>
+    public static void MultiplyBatched<T>(
+        int batch, bool transposeA, bool transposeB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, int strideA, ReadOnlySpan<T> b, int ldb, int strideB,
+        T beta, Span<T> c, int ldc, int strideC)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        GemmChecks.ValidateBatched(batch, transposeA, transposeB, m, n, k, a.Length, lda, strideA, b.Length, ldb, strideB, c.Length, ldc, strideC);
+        fixed (T* pa = a)
+        fixed (T* pb = b)
+        fixed (T* pc = c)
+        {
+            for (int i = 0; i < batch; i++)
+            {
+                MultiplyUnchecked(
+                    transposeA, transposeB, m, n, k, alpha, pa + ((nint)i * strideA), lda,
+                    pb + ((nint)i * strideB), ldb, beta, pc + ((nint)i * strideC), ldc);
+            }
+        }
+    }
+
+    /// <summary>Arguments already validated; pointers cover the operands.</summary>
+    internal static void MultiplyUnchecked<T>(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+        // BLAS semantics: with k = 0 or alpha = 0 the product is not formed and A, B are not read.
+        if (k == 0 || T.IsZero(alpha))
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        Dispatch(PreferredVectorBits, transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>Register width the kernel uses here: 512, 256, 128, or 0 for scalar code.</summary>
+    internal static int PreferredVectorBits =>
+        UseVector512 ? 512 : Vector256.IsHardwareAccelerated ? 256 : Vector128.IsHardwareAccelerated ? 128 : 0;
+
+    /// <summary>
+    /// Runs the product with a chosen register width (512/256/128/0 = scalar) so that tests can check every kernel
+    /// width on one machine. A width the hardware lacks still runs (emulated by the JIT), only slowly.
+    /// </summary>
+    internal static void MultiplyWithVectorBits<T>(
+        int vectorBits, bool transposeA, bool transposeB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        GemmChecks.Validate(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+        fixed (T* pa = a)
+        fixed (T* pb = b)
+        fixed (T* pc = c)
+        {
+            if (k == 0 || T.IsZero(alpha))
+            {
+                ScaleC(m, n, beta, pc, ldc);
+                return;
+            }
+            Dispatch(vectorBits, transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+
+    private static void Dispatch<T>(
+        int vectorBits, bool transposeA, bool transposeB, int m, int n, int k,
+        T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+        {
+            if (vectorBits == 512)
+            {
+                Blocked<T, Vector512<T>, Simd512<T>>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                return;
+            }
+            if (vectorBits == 256)
+            {
+                Blocked<T, Vector256<T>, Simd256<T>>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                return;
+            }
+            if (vectorBits == 128)
+            {
+                Blocked<T, Vector128<T>, Simd128<T>>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                return;
+            }
+        }
+        Scalar(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    private static void ScaleC<T>(int m, int n, T beta, T* c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<T>(c + ((nint)i * ldc), n);
+            if (T.IsZero(beta))
+            {
+                row.Clear();
+            }
+            else if (beta != T.One)
+            {
+                for (int j = 0; j < row.Length; j++)
+                {
+                    row[j] *= beta;
+                }
+            }
+        }
+    }
+
+    private static void Scalar<T>(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool betaZero = T.IsZero(beta);
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                T sum = T.Zero;
+                for (int p = 0; p < k; p++)
+                {
+                    T av = transposeA ? a[((nint)p * lda) + i] : a[((nint)i * lda) + p];
+                    T bv = transposeB ? b[((nint)j * ldb) + p] : b[((nint)p * ldb) + j];
+                    sum += av * bv;
+                }
+                ref T cij = ref c[((nint)i * ldc) + j];
+                cij = betaZero ? alpha * sum : (alpha * sum) + (beta * cij);
+            }
+        }
+    }
+
+    private static void Blocked<T, TVec, TOps>(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TVec : unmanaged
+        where TOps : ISimdOps<TVec, T>
+    {
+        int vl = TOps.Count;
+        int nrMax = 2 * vl;
+        int kcMax = Math.Min(KC, k);
+        // NC and MC are multiples of the panel widths so that padded panels never overrun the buffers.
+        int ncMax = Math.Max(nrMax, BlockBBytes / (KC * sizeof(T)) / nrMax * nrMax);
+        int mcMax = Math.Max(MaxRows, BlockABytes / (KC * sizeof(T)) / MaxRows * MaxRows);
+        T* packA = (T*)PackBuffers.A(mcMax * KC * sizeof(T));
+        T* packB = (T*)PackBuffers.B(ncMax * KC * sizeof(T));
+        TVec alphaV = TOps.Broadcast(alpha);
+        TVec oneV = TOps.Broadcast(T.One);
+        TVec betaV = TOps.Broadcast(beta);
+
+        for (int jc = 0; jc < n; jc += ncMax)
+        {
+            int nc = Math.Min(ncMax, n - jc);
+            for (int pc = 0; pc < k; pc += kcMax)
+            {
+                int kc = Math.Min(kcMax, k - pc);
+                // The first k-block applies the caller's beta; later blocks accumulate onto what is already in C.
+                bool first = pc == 0;
+                bool betaZero = first && T.IsZero(beta);
+                TVec betaBlock = first ? betaV : oneV;
+                PackB<T, TVec, TOps>(transposeB, b, ldb, pc, kc, jc, nc, packB);
+                for (int ic = 0; ic < m; ic += mcMax)
+                {
+                    int mc = Math.Min(mcMax, m - ic);
+                    PackA(transposeA, a, lda, ic, mc, pc, kc, packA);
+                    T* ap = packA;
+                    int i = 0;
+                    while (i < mc)
+                    {
+                        int rows = PanelRows(mc - i);
+                        T* cRow = c + ((nint)(ic + i) * ldc) + jc;
+                        switch (rows)
+                        {
+                            case 8:
+                                RowPanel<T, TVec, TOps, Rows8>(ap, packB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
+                                break;
+                            case 4:
+                                RowPanel<T, TVec, TOps, Rows4>(ap, packB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
+                                break;
+                            case 2:
+                                RowPanel<T, TVec, TOps, Rows2>(ap, packB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
+                                break;
+                            default:
+                                RowPanel<T, TVec, TOps, Rows1>(ap, packB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
+                                break;
+                        }
+                        ap += (nint)rows * kc;
+                        i += rows;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Rows handled by the next A panel: whole panels of 8, then 4, 2, 1 for the remainder.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PanelRows(int remaining) =>
+        remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
+
+    /// <summary>Panel width of packed B at column offset j of an nc-wide block: two registers, or one at a narrow edge.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PanelColumns(int remaining, int vl) => remaining > vl ? 2 * vl : vl;
+
+    private static void RowPanel<T, TVec, TOps, TRows>(
+        T* ap, T* bp, int kc, int nc, T* c, int ldc, TVec alpha, TVec beta, bool betaZero)
+        where T : unmanaged
+        where TVec : unmanaged
+        where TOps : ISimdOps<TVec, T>
+        where TRows : IRowCount
+    {
+        int vl = TOps.Count;
+        int j = 0;
+        while (j < nc)
+        {
+            int remaining = nc - j;
+            int cols = Math.Min(remaining, 2 * vl);
+            if (remaining > vl)
+            {
+                GemmMicroKernel.Run<T, TVec, TOps, TRows, Vectors2>(ap, bp, kc, c + j, ldc, cols, alpha, beta, betaZero);
+                bp += (nint)kc * 2 * vl;
+                j += 2 * vl;
+            }
+            else
+            {
+                GemmMicroKernel.Run<T, TVec, TOps, TRows, Vectors1>(ap, bp, kc, c + j, ldc, cols, alpha, beta, betaZero);
+                bp += (nint)kc * vl;
+                j += vl;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(A)[ic..ic+mc, pc..pc+kc] into consecutive panels of 8/4/2/1 rows, each laid out [p][row].
+    /// </summary>
+    private static void PackA<T>(bool transposeA, T* a, int lda, int ic, int mc, int pc, int kc, T* dst)
+        where T : unmanaged
+    {
+        int i = 0;
+        while (i < mc)
+        {
+            int rows = PanelRows(mc - i);
+            if (transposeA)
+            {
+                // Stored k×m: each p contributes `rows` consecutive elements.
+                T* src = a + ((nint)pc * lda) + ic + i;
+                for (int p = 0; p < kc; p++)
+                {
+                    T* s = src + ((nint)p * lda);
+                    T* d = dst + ((nint)p * rows);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        d[r] = s[r];
+                    }
+                }
+            }
+            else
+            {
+                // Stored m×k: read each row contiguously, scatter with stride `rows`.
+                for (int r = 0; r < rows; r++)
+                {
+                    T* s = a + ((nint)(ic + i + r) * lda) + pc;
+                    T* d = dst + r;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        d[(nint)p * rows] = s[p];
+                    }
+                }
+            }
+            dst += (nint)rows * kc;
+            i += rows;
+        }
+    }
+
+    /// <summary>
+    /// Packs op(B)[pc..pc+kc, jc..jc+nc] into panels of two registers' width (one at a narrow right edge), each laid
+    /// out [p][col] and zero-padded to the panel width so that the micro-kernel never needs a column test.
+    /// </summary>
+    private static void PackB<T, TVec, TOps>(bool transposeB, T* b, int ldb, int pc, int kc, int jc, int nc, T* dst)
+        where T : unmanaged
+        where TVec : unmanaged
+        where TOps : ISimdOps<TVec, T>
+    {
+        int vl = TOps.Count;
+        int j = 0;
+        while (j < nc)
+        {
+            int remaining = nc - j;
+            int width = PanelColumns(remaining, vl);
+            int cols = Math.Min(remaining, width);
+            if (!transposeB)
+            {
+                // Stored k×n: each p is a contiguous row segment, copied a register at a time.
+                T* src = b + ((nint)pc * ldb) + jc + j;
+                for (int p = 0; p < kc; p++)
+                {
+                    T* s = src + ((nint)p * ldb);
+                    T* d = dst + ((nint)p * width);
+                    for (int off = 0; off < width; off += vl)
+                    {
+                        int count = cols - off;
+                        TVec v = count >= vl ? TOps.Load(s + off) : count > 0 ? TOps.LoadPartial(s + off, count) : TOps.Zero;
+                        TOps.Store(d + off, v);
+                    }
+                }
+            }
+            else
+            {
+                // Stored n×k: column j of op(B) is row j of B; read it contiguously, scatter with stride `width`.
+                for (int jj = 0; jj < cols; jj++)
+                {
+                    T* s = b + ((nint)(jc + j + jj) * ldb) + pc;
+                    T* d = dst + jj;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        d[(nint)p * width] = s[p];
+                    }
+                }
+                for (int jj = cols; jj < width; jj++)
+                {
+                    T* d = dst + jj;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        d[(nint)p * width] = default;
+                    }
+                }
+            }
+            dst += (nint)width * kc;
+            j += width;
+        }
+    }
+
+    /// <summary>Per-thread packing buffers: pinned, 64-byte aligned, grown only when a larger block is first needed.</summary>
+    private static class PackBuffers
+    {
+        [ThreadStatic]
+        private static byte[]? s_a;
+
+        [ThreadStatic]
+        private static byte[]? s_b;
+
+        public static byte* A(int bytes) => Get(ref s_a, bytes);
+
+        public static byte* B(int bytes) => Get(ref s_b, bytes);
+
+        private static byte* Get(ref byte[]? buffer, int bytes)
+        {
+            const int Alignment = 64;
+            if (buffer is null || buffer.Length < bytes + Alignment)
+            {
+                // Pinned (POH) arrays never move, so the address taken below stays valid for the buffer's lifetime.
+                buffer = GC.AllocateUninitializedArray<byte>(bytes + Alignment, pinned: true);
+            }
+            byte* p = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+            return (byte*)(((nint)p + (Alignment - 1)) & ~(nint)(Alignment - 1));
+        }
+    }
+}

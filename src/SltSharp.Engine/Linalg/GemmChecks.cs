@@ -1,13 +1,38 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
 namespace SltSharp.Engine.Linalg;
 
 /// <summary>Argument validation shared by every GEMM backend; the kernels use raw pointers, so this is the guard.</summary>
 internal static class GemmChecks
 {
     /// <summary>Elements a row-major rows×cols matrix with row stride ld spans (0 when empty).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long Extent(int rows, int cols, int ld) =>
         rows == 0 || cols == 0 ? 0 : ((long)(rows - 1) * ld) + cols;
 
+    /// <summary>
+    /// Throws when the shape, a leading dimension or a span length is inconsistent. The common valid case is decided
+    /// by a few inlined comparisons; the descriptive checks run only to word the exception.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Validate(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        int aLength, int lda, int bLength, int ldb, int cLength, int ldc)
+    {
+        int colsA = transposeA ? m : k, rowsA = transposeA ? k : m;
+        int colsB = transposeB ? k : n, rowsB = transposeB ? n : k;
+        bool ok = (m | n | k) >= 0 && lda >= colsA && ldb >= colsB && ldc >= n
+            && cLength >= Extent(m, n, ldc)
+            && (m == 0 || n == 0 || k == 0 || (aLength >= Extent(rowsA, colsA, lda) && bLength >= Extent(rowsB, colsB, ldb)));
+        if (!ok)
+        {
+            ThrowInvalid(transposeA, transposeB, m, n, k, aLength, lda, bLength, ldb, cLength, ldc);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowInvalid(
         bool transposeA, bool transposeB, int m, int n, int k,
         int aLength, int lda, int bLength, int ldb, int cLength, int ldc)
     {
@@ -16,6 +41,7 @@ internal static class GemmChecks
         RequireLength("a", aLength, extentA, 1, 0, transposeA ? "k×m (transposed)" : "m×k", lda);
         RequireLength("b", bLength, extentB, 1, 0, transposeB ? "n×k (transposed)" : "k×n", ldb);
         RequireLength("c", cLength, extentC, 1, 0, "m×n", ldc);
+        throw new UnreachableException("GEMM argument check disagreed with its diagnosis.");
     }
 
     public static void ValidateBatched(

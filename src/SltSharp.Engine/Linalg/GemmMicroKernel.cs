@@ -56,16 +56,26 @@ internal static unsafe class GemmMicroKernel
     /// C[0..rows, 0..cols] = alpha·(Apanel·Bpanel) + beta·C, or = alpha·(Apanel·Bpanel) when <paramref name="betaZero"/>
     /// (C not read). <paramref name="cols"/> ≤ TVectors·Count and, for TVectors = 2, cols &gt; Count.
     /// </summary>
+    /// <remarks>
+    /// A is read in place: element (r, p) of the panel is at a + r·<paramref name="rowStride"/> + p·<paramref name="kStride"/>,
+    /// which covers A stored m×k (strides lda, 1) and k×m (1, lda) without a packing pass. Row p of the B panel starts
+    /// at b + p·<paramref name="bStride"/> and must hold TVectors whole registers (a packed panel, or B itself when
+    /// the panel's columns are all inside the matrix).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<T, TVec, TOps, TRows, TVectors>(
-        T* a, T* b, int kc, T* c, int ldc, int cols, TVec alpha, TVec beta, bool betaZero)
+        T* a, nint rowStride, nint kStride, T* b, nint bStride, int kc, T* c, int ldc, int cols,
+        TVec alpha, TVec beta, bool betaZero)
         where T : unmanaged
         where TVec : unmanaged
         where TOps : ISimdOps<TVec, T>
         where TRows : IRowCount
         where TVectors : IVectorCount
     {
-        int width = TOps.Count * TVectors.Value;
+        // Two base pointers and three scaled offsets address all eight rows with x64 [base + index·scale] operands.
+        T* a0 = a;
+        T* a4 = a + (4 * rowStride);
+        nint r1 = rowStride, r2 = 2 * rowStride, r3 = 3 * rowStride;
         TVec c0a = TOps.Zero, c0b = TOps.Zero, c1a = TOps.Zero, c1b = TOps.Zero;
         TVec c2a = TOps.Zero, c2b = TOps.Zero, c3a = TOps.Zero, c3b = TOps.Zero;
         TVec c4a = TOps.Zero, c4b = TOps.Zero, c5a = TOps.Zero, c5b = TOps.Zero;
@@ -76,7 +86,7 @@ internal static unsafe class GemmMicroKernel
         {
             TVec b0 = TOps.Load(b);
             TVec b1 = two ? TOps.Load(b + TOps.Count) : TOps.Zero;
-            TVec x = TOps.Broadcast(a[0]);
+            TVec x = TOps.Broadcast(a0[0]);
             c0a = TOps.MultiplyAdd(x, b0, c0a);
             if (two)
             {
@@ -84,7 +94,7 @@ internal static unsafe class GemmMicroKernel
             }
             if (TRows.Value >= 2)
             {
-                x = TOps.Broadcast(a[1]);
+                x = TOps.Broadcast(a0[r1]);
                 c1a = TOps.MultiplyAdd(x, b0, c1a);
                 if (two)
                 {
@@ -93,13 +103,13 @@ internal static unsafe class GemmMicroKernel
             }
             if (TRows.Value >= 4)
             {
-                x = TOps.Broadcast(a[2]);
+                x = TOps.Broadcast(a0[r2]);
                 c2a = TOps.MultiplyAdd(x, b0, c2a);
                 if (two)
                 {
                     c2b = TOps.MultiplyAdd(x, b1, c2b);
                 }
-                x = TOps.Broadcast(a[3]);
+                x = TOps.Broadcast(a0[r3]);
                 c3a = TOps.MultiplyAdd(x, b0, c3a);
                 if (two)
                 {
@@ -108,33 +118,34 @@ internal static unsafe class GemmMicroKernel
             }
             if (TRows.Value >= 8)
             {
-                x = TOps.Broadcast(a[4]);
+                x = TOps.Broadcast(a4[0]);
                 c4a = TOps.MultiplyAdd(x, b0, c4a);
                 if (two)
                 {
                     c4b = TOps.MultiplyAdd(x, b1, c4b);
                 }
-                x = TOps.Broadcast(a[5]);
+                x = TOps.Broadcast(a4[r1]);
                 c5a = TOps.MultiplyAdd(x, b0, c5a);
                 if (two)
                 {
                     c5b = TOps.MultiplyAdd(x, b1, c5b);
                 }
-                x = TOps.Broadcast(a[6]);
+                x = TOps.Broadcast(a4[r2]);
                 c6a = TOps.MultiplyAdd(x, b0, c6a);
                 if (two)
                 {
                     c6b = TOps.MultiplyAdd(x, b1, c6b);
                 }
-                x = TOps.Broadcast(a[7]);
+                x = TOps.Broadcast(a4[r3]);
                 c7a = TOps.MultiplyAdd(x, b0, c7a);
                 if (two)
                 {
                     c7b = TOps.MultiplyAdd(x, b1, c7b);
                 }
             }
-            a += TRows.Value;
-            b += width;
+            a0 += kStride;
+            a4 += kStride;
+            b += bStride;
         }
 
         WriteRow<T, TVec, TOps, TVectors>(c, c0a, c0b, cols, alpha, beta, betaZero);

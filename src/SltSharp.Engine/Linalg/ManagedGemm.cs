@@ -18,12 +18,13 @@ namespace SltSharp.Engine.Linalg;
 /// </remarks>
 public static unsafe class ManagedGemm
 {
-    // Blocking: a KC-deep A micro-panel (8·KC elements) stays in L1 while the packed B block (KC×NC, ≤ 512 KiB)
-    // streams from L2; MC rows of A are packed at a time (≤ 128 KiB).
+    // Blocking: an 8×KC micro-panel of A (read in place, never packed) stays in L1 across the column panels while the
+    // KC×NC block of B (≤ 512 KiB, packed or read in place) streams from L2.
     private const int KC = 256;
     private const int BlockBBytes = 512 * 1024;
-    private const int BlockABytes = 128 * 1024;
-    private const int MaxRows = 8;
+
+    /// <summary>Largest KC×NC block of a k×n-stored B that is read in place instead of packed.</summary>
+    internal static int DirectBBytes { get; set; } = 256 * 1024;
 
     /// <summary>The SIMD width the kernel uses on this machine (e.g. "Vector512"), or "scalar".</summary>
     public static string KernelName => PreferredVectorBits switch
@@ -207,14 +208,18 @@ public static unsafe class ManagedGemm
         int vl = TOps.Count;
         int nrMax = 2 * vl;
         int kcMax = Math.Min(KC, k);
-        // NC and MC are multiples of the panel widths so that padded panels never overrun the buffers.
+        // NC is a multiple of the panel width so that padded panels never overrun the buffer.
         int ncMax = Math.Max(nrMax, BlockBBytes / (KC * sizeof(T)) / nrMax * nrMax);
-        int mcMax = Math.Max(MaxRows, BlockABytes / (KC * sizeof(T)) / MaxRows * MaxRows);
-        T* packA = (T*)PackBuffers.A(mcMax * KC * sizeof(T));
-        T* packB = (T*)PackBuffers.B(ncMax * KC * sizeof(T));
+        // B is read in place when it is stored k×n and the block is small: packing would cost as much as it saves.
+        // A transposed B (stored n×k) is always packed, because the kernel needs rows of op(B) contiguous.
+        bool directB = !transposeB && (long)Math.Min(n, ncMax) * kcMax * sizeof(T) <= DirectBBytes;
+        int packBytes = ncMax * KC * sizeof(T);
+        T* packB = null; // fetched on first use: small products with whole panels never pack
         TVec alphaV = TOps.Broadcast(alpha);
         TVec oneV = TOps.Broadcast(T.One);
         TVec betaV = TOps.Broadcast(beta);
+        nint rowStride = transposeA ? 1 : lda;
+        nint kStride = transposeA ? lda : 1;
 
         for (int jc = 0; jc < n; jc += ncMax)
         {
@@ -226,38 +231,73 @@ public static unsafe class ManagedGemm
                 bool first = pc == 0;
                 bool betaZero = first && T.IsZero(beta);
                 TVec betaBlock = first ? betaV : oneV;
-                PackB<T, TVec, TOps>(transposeB, b, ldb, pc, kc, jc, nc, packB);
-                for (int ic = 0; ic < m; ic += mcMax)
+                T* bBlock = b + ((nint)pc * ldb) + jc;
+                int directColumns = 0;
+                if (directB)
                 {
-                    int mc = Math.Min(mcMax, m - ic);
-                    PackA(transposeA, a, lda, ic, mc, pc, kc, packA);
-                    T* ap = packA;
-                    int i = 0;
-                    while (i < mc)
+                    // Whole panels come straight from B; only a ragged right edge is packed (zero-padded).
+                    directColumns = DirectColumns(nc, vl);
+                    if (directColumns < nc)
                     {
-                        int rows = PanelRows(mc - i);
-                        T* cRow = c + ((nint)(ic + i) * ldc) + jc;
-                        switch (rows)
-                        {
-                            case 8:
-                                RowPanel<T, TVec, TOps, Rows8>(ap, packB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
-                                break;
-                            case 4:
-                                RowPanel<T, TVec, TOps, Rows4>(ap, packB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
-                                break;
-                            case 2:
-                                RowPanel<T, TVec, TOps, Rows2>(ap, packB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
-                                break;
-                            default:
-                                RowPanel<T, TVec, TOps, Rows1>(ap, packB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
-                                break;
-                        }
-                        ap += (nint)rows * kc;
-                        i += rows;
+                        packB = packB != null ? packB : (T*)PackBuffers.Get(packBytes);
+                        PackB<T, TVec, TOps>(false, b, ldb, pc, kc, jc + directColumns, nc - directColumns, packB);
                     }
+                }
+                else
+                {
+                    packB = packB != null ? packB : (T*)PackBuffers.Get(packBytes);
+                    PackB<T, TVec, TOps>(transposeB, b, ldb, pc, kc, jc, nc, packB);
+                }
+                var panelB = new PanelB<T>(bBlock, ldb, directColumns, packB);
+                T* aBlock = a + (transposeA ? ((nint)pc * lda) : pc);
+                int i = 0;
+                while (i < m)
+                {
+                    int rows = PanelRows(m - i);
+                    T* ap = aBlock + (i * rowStride);
+                    T* cRow = c + ((nint)i * ldc) + jc;
+                    switch (rows)
+                    {
+                        case 8:
+                            RowPanel<T, TVec, TOps, Rows8>(ap, rowStride, kStride, panelB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
+                            break;
+                        case 4:
+                            RowPanel<T, TVec, TOps, Rows4>(ap, rowStride, kStride, panelB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
+                            break;
+                        case 2:
+                            RowPanel<T, TVec, TOps, Rows2>(ap, rowStride, kStride, panelB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
+                            break;
+                        default:
+                            RowPanel<T, TVec, TOps, Rows1>(ap, rowStride, kStride, panelB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
+                            break;
+                    }
+                    i += rows;
                 }
             }
         }
+    }
+
+    /// <summary>Where the B panels of one block live: the first DirectColumns columns in B itself, the rest packed.</summary>
+    private readonly struct PanelB<T>(T* direct, nint ldb, int directColumns, T* packed)
+        where T : unmanaged
+    {
+        public T* Direct { get; } = direct;
+
+        public nint Ldb { get; } = ldb;
+
+        public int DirectColumns { get; } = directColumns;
+
+        public T* Packed { get; } = packed;
+    }
+
+    /// <summary>
+    /// Columns of an nc-wide block covered by whole panels read in place: all two-register panels, plus a final
+    /// one-register panel when exactly one register's worth remains; anything ragged is packed.
+    /// </summary>
+    private static int DirectColumns(int nc, int vl)
+    {
+        int whole = nc / (2 * vl) * (2 * vl);
+        return nc - whole == vl ? nc : whole;
     }
 
     /// <summary>Rows handled by the next A panel: whole panels of 8, then 4, 2, 1 for the remainder.</summary>
@@ -265,12 +305,13 @@ public static unsafe class ManagedGemm
     private static int PanelRows(int remaining) =>
         remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
 
-    /// <summary>Panel width of packed B at column offset j of an nc-wide block: two registers, or one at a narrow edge.</summary>
+    /// <summary>Panel width at a column offset with <paramref name="remaining"/> columns left: two registers, or one at a narrow edge.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int PanelColumns(int remaining, int vl) => remaining > vl ? 2 * vl : vl;
 
     private static void RowPanel<T, TVec, TOps, TRows>(
-        T* ap, T* bp, int kc, int nc, T* c, int ldc, TVec alpha, TVec beta, bool betaZero)
+        T* a, nint rowStride, nint kStride, PanelB<T> panelB, int kc, int nc, T* c, int ldc,
+        TVec alpha, TVec beta, bool betaZero)
         where T : unmanaged
         where TVec : unmanaged
         where TOps : ISimdOps<TVec, T>
@@ -278,64 +319,34 @@ public static unsafe class ManagedGemm
     {
         int vl = TOps.Count;
         int j = 0;
+        T* packed = panelB.Packed;
         while (j < nc)
         {
             int remaining = nc - j;
-            int cols = Math.Min(remaining, 2 * vl);
-            if (remaining > vl)
+            int width = PanelColumns(remaining, vl);
+            int cols = Math.Min(remaining, width);
+            T* bp;
+            nint bStride;
+            if (j < panelB.DirectColumns)
             {
-                GemmMicroKernel.Run<T, TVec, TOps, TRows, Vectors2>(ap, bp, kc, c + j, ldc, cols, alpha, beta, betaZero);
-                bp += (nint)kc * 2 * vl;
-                j += 2 * vl;
+                bp = panelB.Direct + j;
+                bStride = panelB.Ldb;
             }
             else
             {
-                GemmMicroKernel.Run<T, TVec, TOps, TRows, Vectors1>(ap, bp, kc, c + j, ldc, cols, alpha, beta, betaZero);
-                bp += (nint)kc * vl;
-                j += vl;
+                bp = packed;
+                bStride = width;
+                packed += (nint)kc * width;
             }
-        }
-    }
-
-    /// <summary>
-    /// Packs op(A)[ic..ic+mc, pc..pc+kc] into consecutive panels of 8/4/2/1 rows, each laid out [p][row].
-    /// </summary>
-    private static void PackA<T>(bool transposeA, T* a, int lda, int ic, int mc, int pc, int kc, T* dst)
-        where T : unmanaged
-    {
-        int i = 0;
-        while (i < mc)
-        {
-            int rows = PanelRows(mc - i);
-            if (transposeA)
+            if (width > vl)
             {
-                // Stored k×m: each p contributes `rows` consecutive elements.
-                T* src = a + ((nint)pc * lda) + ic + i;
-                for (int p = 0; p < kc; p++)
-                {
-                    T* s = src + ((nint)p * lda);
-                    T* d = dst + ((nint)p * rows);
-                    for (int r = 0; r < rows; r++)
-                    {
-                        d[r] = s[r];
-                    }
-                }
+                GemmMicroKernel.Run<T, TVec, TOps, TRows, Vectors2>(a, rowStride, kStride, bp, bStride, kc, c + j, ldc, cols, alpha, beta, betaZero);
             }
             else
             {
-                // Stored m×k: read each row contiguously, scatter with stride `rows`.
-                for (int r = 0; r < rows; r++)
-                {
-                    T* s = a + ((nint)(ic + i + r) * lda) + pc;
-                    T* d = dst + r;
-                    for (int p = 0; p < kc; p++)
-                    {
-                        d[(nint)p * rows] = s[p];
-                    }
-                }
+                GemmMicroKernel.Run<T, TVec, TOps, TRows, Vectors1>(a, rowStride, kStride, bp, bStride, kc, c + j, ldc, cols, alpha, beta, betaZero);
             }
-            dst += (nint)rows * kc;
-            i += rows;
+            j += width;
         }
     }
 
@@ -397,26 +408,21 @@ public static unsafe class ManagedGemm
         }
     }
 
-    /// <summary>Per-thread packing buffers: pinned, 64-byte aligned, grown only when a larger block is first needed.</summary>
+    /// <summary>Per-thread packing buffer: pinned, 64-byte aligned, grown only when a larger block is first needed.</summary>
     private static class PackBuffers
     {
         [ThreadStatic]
-        private static byte[]? s_a;
+        private static byte[]? s_buffer;
 
-        [ThreadStatic]
-        private static byte[]? s_b;
-
-        public static byte* A(int bytes) => Get(ref s_a, bytes);
-
-        public static byte* B(int bytes) => Get(ref s_b, bytes);
-
-        private static byte* Get(ref byte[]? buffer, int bytes)
+        public static byte* Get(int bytes)
         {
             const int Alignment = 64;
+            byte[]? buffer = s_buffer;
             if (buffer is null || buffer.Length < bytes + Alignment)
             {
                 // Pinned (POH) arrays never move, so the address taken below stays valid for the buffer's lifetime.
                 buffer = GC.AllocateUninitializedArray<byte>(bytes + Alignment, pinned: true);
+                s_buffer = buffer;
             }
             byte* p = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
             return (byte*)(((nint)p + (Alignment - 1)) & ~(nint)(Alignment - 1));

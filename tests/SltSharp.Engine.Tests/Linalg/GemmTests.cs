@@ -9,13 +9,13 @@ public class GemmTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Backends => ["managed", "managed256", "managed128", "scalar", "openblas", "dispatch"];
 
-    // Edges of the managed blocking are deliberately hit: KC = 256 (k = 257, 300, 1000), MC = 128 float / 64 double
-    // (m = 150), NC = 512 float / 256 double (n = 600), 8-row panels with 4/2/1-row remainders, one- and two-register
-    // column panels with ragged ends.
+    // Edges of the managed blocking are deliberately hit: KC = 256 (k = 257, 300, 1000), NC = 512 float / 256 double
+    // (n = 600), B read in place or packed (10×300×300 exceeds the in-place limit), 8-row panels with 4/2/1-row
+    // remainders (m = 150, 77, 13...), one- and two-register column panels, whole or ragged (n = 16, 32, 33, 40...).
     private static readonly (int M, int N, int K)[] s_shapes =
     [
         (1, 1, 1), (17, 33, 5), (0, 7, 3), (7, 0, 3), (5, 9, 0), (1, 77, 40), (77, 1, 40), (3, 5, 1000),
-        (13, 40, 300), (9, 31, 17), (8, 32, 16), (16, 16, 16), (150, 70, 20), (20, 600, 10), (33, 17, 257),
+        (13, 40, 300), (9, 31, 17), (8, 32, 16), (16, 16, 16), (10, 300, 300), (150, 70, 20), (20, 600, 10), (33, 17, 257),
     ];
 
     /// <summary>Returns null when the backend cannot run here (OpenBLAS absent), after saying so in the test output.</summary>

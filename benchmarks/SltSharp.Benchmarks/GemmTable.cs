@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using SltSharp.Engine.Linalg;
+using SltSharp.Engine.Random;
+
+namespace SltSharp.Benchmarks;
+
+/// <summary>
+/// Quick plain runner (`-- gemm-table`): a markdown table of float GEMM GFLOP/s for the managed kernel, OpenBLAS on one
+/// thread and OpenBLAS on its default thread count, with the managed/OpenBLAS(1 thread) ratio. Each cell is the best
+/// of several timed batches of ~40 ms, which is robust to a busy machine but not a substitute for BenchmarkDotNet.
+/// Optional arguments: shapes as m x n x k (e.g. `gemm-table 100x50x50 256x256x256`), or `double`.
+/// </summary>
+internal static class GemmTable
+{
+    private static readonly string[] s_defaultShapes =
+    [
+        "16x16x16", "32x32x32", "64x64x64", "128x128x128", "256x256x256", "512x512x512", "1024x1024x1024",
+        "100x50x50", "100x10x50", "128x256x784", "128x784x256", "784x256x128",
+    ];
+
+    public static void Run(string[] args)
+    {
+        bool useDouble = args.Contains("double");
+        string[] shapes = args.Where(a => a.Contains('x', StringComparison.Ordinal)).ToArray();
+        if (shapes.Length == 0)
+        {
+            shapes = s_defaultShapes;
+        }
+        Console.WriteLine($"GEMM {(useDouble ? "double" : "float")}, C = A·B, no transposes. Managed kernel: {ManagedGemm.KernelName}. " +
+            (OpenBlas.IsAvailable ? $"OpenBLAS: {OpenBlas.LibraryName}, core {OpenBlas.CoreName}." : $"OpenBLAS not available ({OpenBlas.LoadError})."));
+        Console.WriteLine();
+        Console.WriteLine("| m×n×k | managed GFLOP/s | OpenBLAS 1T GFLOP/s | managed / OpenBLAS 1T | OpenBLAS default threads GFLOP/s |");
+        Console.WriteLine("|---|---:|---:|---:|---:|");
+        foreach (string shape in shapes)
+        {
+            if (useDouble)
+            {
+                Row<double>(shape);
+            }
+            else
+            {
+                Row<float>(shape);
+            }
+        }
+    }
+
+    private static void Row<T>(string shape)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var (m, n, k) = GemmShape.Parse(shape);
+        var rng = new Rng(2);
+        var a = new T[m * k];
+        var b = new T[k * n];
+        var c = new T[m * n];
+        rng.FillUniform(a, -T.One, T.One);
+        rng.FillUniform(b, -T.One, T.One);
+        double flops = 2.0 * m * n * k;
+
+        double managed = Measure(() => ManagedGemm.Multiply(false, false, m, n, k, T.One, a, k, b, n, T.Zero, c, n), flops);
+        string native1 = "n/a", nativeAll = "n/a", ratio = "n/a";
+        if (OpenBlas.IsAvailable)
+        {
+            int threads = OpenBlas.NumThreads;
+            OpenBlas.SetNumThreads(1);
+            double one = Measure(() => OpenBlasGemm.Multiply(false, false, m, n, k, T.One, a, k, b, n, T.Zero, c, n), flops);
+            OpenBlas.SetNumThreads(threads);
+            double all = Measure(() => OpenBlasGemm.Multiply(false, false, m, n, k, T.One, a, k, b, n, T.Zero, c, n), flops);
+            native1 = one.ToString("F1");
+            nativeAll = $"{all:F1} ({threads}T)";
+            ratio = (managed / one).ToString("F2");
+        }
+        Console.WriteLine($"| {shape} | {managed:F1} | {native1} | {ratio} | {nativeAll} |");
+    }
+
+    /// <summary>Best GFLOP/s over 5 batches, each batch sized to take about 40 ms.</summary>
+    private static double Measure(Action gemm, double flops)
+    {
+        gemm();
+        int reps = 1;
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            watch.Restart();
+            for (int i = 0; i < reps; i++)
+            {
+                gemm();
+            }
+            if (watch.Elapsed.TotalMilliseconds >= 10 || reps >= 1 << 24)
+            {
+                break;
+            }
+            reps *= 2;
+        }
+        reps = Math.Max(1, (int)(reps * 40 / Math.Max(watch.Elapsed.TotalMilliseconds, 1e-3)));
+        double best = double.MaxValue;
+        for (int batch = 0; batch < 5; batch++)
+        {
+            watch.Restart();
+            for (int i = 0; i < reps; i++)
+            {
+                gemm();
+            }
+            best = Math.Min(best, watch.Elapsed.TotalSeconds / reps);
+        }
+        return flops / best / 1e9;
+    }
+}

@@ -384,24 +384,8 @@ public static unsafe class ManagedGemm
             }
             else
             {
-                // Stored n×k: column j of op(B) is row j of B; read it contiguously, scatter with stride `width`.
-                for (int jj = 0; jj < cols; jj++)
-                {
-                    T* s = b + ((nint)(jc + j + jj) * ldb) + pc;
-                    T* d = dst + jj;
-                    for (int p = 0; p < kc; p++)
-                    {
-                        d[(nint)p * width] = s[p];
-                    }
-                }
-                for (int jj = cols; jj < width; jj++)
-                {
-                    T* d = dst + jj;
-                    for (int p = 0; p < kc; p++)
-                    {
-                        d[(nint)p * width] = default;
-                    }
-                }
+                // Stored n×k: column j of op(B) is row j of B; transposed in register blocks where possible.
+                GemmTranspose.PackPanel(b + ((nint)(jc + j) * ldb) + pc, ldb, cols, kc, dst, width);
             }
             dst += (nint)width * kc;
             j += width;

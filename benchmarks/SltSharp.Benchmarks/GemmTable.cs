@@ -6,31 +6,37 @@ namespace SltSharp.Benchmarks;
 
 /// <summary>
 /// Quick plain runner (`-- gemm-table`): a markdown table of float GEMM GFLOP/s for the managed kernel, OpenBLAS on one
-/// thread and OpenBLAS on its default thread count, with the managed/OpenBLAS(1 thread) ratio. Each cell is the best
+/// thread and OpenBLAS on its default thread count, with the managed/OpenBLAS(1 thread) ratio, and what the
+/// <see cref="Gemm"/> entry point achieves with its automatic backend choice. Each cell is the best
 /// of several timed batches of ~40 ms, which is robust to a busy machine but not a substitute for BenchmarkDotNet.
-/// Optional arguments: shapes as m x n x k (e.g. `gemm-table 100x50x50 256x256x256`), or `double`.
+/// Optional arguments: shapes as m x n x k (e.g. `gemm-table 100x50x50 256x256x256`), `double`, and a transpose
+/// pattern `nt`, `tn` or `tt` (default nn).
 /// </summary>
 internal static class GemmTable
 {
     private static readonly string[] s_defaultShapes =
     [
-        "16x16x16", "32x32x32", "64x64x64", "128x128x128", "256x256x256", "512x512x512", "1024x1024x1024",
+        "4x4x4", "8x8x8", "16x16x16", "32x32x32", "64x64x64", "128x128x128", "256x256x256", "512x512x512", "1024x1024x1024",
         "100x50x50", "100x10x50", "128x256x784", "128x784x256", "784x256x128",
     ];
+
+    private static bool s_transposeA, s_transposeB;
 
     public static void Run(string[] args)
     {
         bool useDouble = args.Contains("double");
+        s_transposeA = args.Contains("tn") || args.Contains("tt");
+        s_transposeB = args.Contains("nt") || args.Contains("tt");
         string[] shapes = args.Where(a => a.Contains('x', StringComparison.Ordinal)).ToArray();
         if (shapes.Length == 0)
         {
             shapes = s_defaultShapes;
         }
-        Console.WriteLine($"GEMM {(useDouble ? "double" : "float")}, C = A·B, no transposes. Managed kernel: {ManagedGemm.KernelName}. " +
+        Console.WriteLine($"GEMM {(useDouble ? "double" : "float")}, C = {(s_transposeA ? "Aᵀ" : "A")}·{(s_transposeB ? "Bᵀ" : "B")}. Managed kernel: {ManagedGemm.KernelName}. Dispatch: {Gemm.BackendDescription}. " +
             (OpenBlas.IsAvailable ? $"OpenBLAS: {OpenBlas.LibraryName}, core {OpenBlas.CoreName}." : $"OpenBLAS not available ({OpenBlas.LoadError})."));
         Console.WriteLine();
-        Console.WriteLine("| m×n×k | managed GFLOP/s | OpenBLAS 1T GFLOP/s | managed / OpenBLAS 1T | OpenBLAS default threads GFLOP/s |");
-        Console.WriteLine("|---|---:|---:|---:|---:|");
+        Console.WriteLine("| m×n×k | managed GFLOP/s | OpenBLAS 1T GFLOP/s | managed / OpenBLAS 1T | OpenBLAS default threads GFLOP/s | Gemm (auto dispatch) GFLOP/s |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|");
         foreach (string shape in shapes)
         {
             if (useDouble)
@@ -51,25 +57,28 @@ internal static class GemmTable
         var rng = new Rng(2);
         var a = new T[m * k];
         var b = new T[k * n];
+        bool ta = s_transposeA, tb = s_transposeB;
+        int lda = ta ? m : k, ldb = tb ? k : n;
         var c = new T[m * n];
         rng.FillUniform(a, -T.One, T.One);
         rng.FillUniform(b, -T.One, T.One);
         double flops = 2.0 * m * n * k;
 
-        double managed = Measure(() => ManagedGemm.Multiply(false, false, m, n, k, T.One, a, k, b, n, T.Zero, c, n), flops);
+        double managed = Measure(() => ManagedGemm.Multiply(ta, tb, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, n), flops);
         string native1 = "n/a", nativeAll = "n/a", ratio = "n/a";
         if (OpenBlas.IsAvailable)
         {
             int threads = OpenBlas.NumThreads;
             OpenBlas.SetNumThreads(1);
-            double one = Measure(() => OpenBlasGemm.Multiply(false, false, m, n, k, T.One, a, k, b, n, T.Zero, c, n), flops);
+            double one = Measure(() => OpenBlasGemm.Multiply(ta, tb, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, n), flops);
             OpenBlas.SetNumThreads(threads);
-            double all = Measure(() => OpenBlasGemm.Multiply(false, false, m, n, k, T.One, a, k, b, n, T.Zero, c, n), flops);
+            double all = Measure(() => OpenBlasGemm.Multiply(ta, tb, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, n), flops);
             native1 = one.ToString("F1");
             nativeAll = $"{all:F1} ({threads}T)";
             ratio = (managed / one).ToString("F2");
         }
-        Console.WriteLine($"| {shape} | {managed:F1} | {native1} | {ratio} | {nativeAll} |");
+        double auto = Measure(() => Gemm.Multiply(ta, tb, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, n), flops);
+        Console.WriteLine($"| {shape} | {managed:F1} | {native1} | {ratio} | {nativeAll} | {auto:F1} |");
     }
 
     /// <summary>Best GFLOP/s over 5 batches, each batch sized to take about 40 ms.</summary>

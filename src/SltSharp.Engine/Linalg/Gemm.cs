@@ -14,20 +14,26 @@ namespace SltSharp.Engine.Linalg;
 /// </para>
 /// <para>
 /// Backend: the environment variable SLTSHARP_BLAS (auto | managed | openblas, read once) or
-/// <see cref="SelectBackend"/> chooses. Auto uses OpenBLAS when it is installed, except that products with
-/// m·n·k below <see cref="SmallProductThreshold"/> go to the managed kernel, which beats the native call there;
-/// element types other than float and double always use the managed code. The same backend, thread count and shapes
+/// <see cref="SelectBackend"/> chooses. Auto uses OpenBLAS when it is installed, except for small A·Bᵀ products
+/// (see <see cref="SmallTransposedBThreshold"/>), where the managed kernel was measured faster; element types other than float and double always use the managed code. The same backend, thread count and shapes
 /// give bit-identical results.
 /// </para>
 /// </remarks>
 public static class Gemm
 {
     /// <summary>
-    /// In auto mode, products with m·n·k below this go to the managed kernel even when OpenBLAS is loaded. Measured on
-    /// an AMD EPYC (Zen 4, AVX-512) with OpenBLAS 0.3.21 SkylakeX, one thread: the managed kernel is ahead up to about
-    /// 64³ (call overhead and OpenBLAS's own packing dominate there) and roughly level from there to 128³.
+    /// In auto mode, A·Bᵀ products (B stored n×k, A not transposed: a linear layer's forward pass with weights stored
+    /// out×in) with m·n·k below this go to the managed kernel even when OpenBLAS is loaded; everything else goes to
+    /// OpenBLAS.
     /// </summary>
-    public const long SmallProductThreshold = 64L * 64 * 64;
+    /// <remarks>
+    /// Measured with `gemm-table` (float, single thread, AMD EPYC Zen 4, OpenBLAS 0.3.21 with the SkylakeX kernels):
+    /// for A·Bᵀ the managed kernel ran 1.5× OpenBLAS at 8³–32³ and 1.1–1.2× at 48³–64³, but 0.94× at 100×50×50
+    /// (m·n·k = 250 000). For the other transpose patterns OpenBLAS's small-matrix kernels were as fast or faster at
+    /// small sizes (0.5–1.0×, worst for narrow n such as 100×10×50), so there is no size below which routing them to
+    /// the managed kernel pays. Above ~128³ the two are level on one thread, and OpenBLAS can use more threads.
+    /// </remarks>
+    public const long SmallTransposedBThreshold = 1L << 17;
 
     private static readonly Lazy<GemmBackend> s_fromEnvironment = new(ReadEnvironment);
     private static volatile int s_override = -1;
@@ -61,7 +67,7 @@ public static class Gemm
         }
     }
 
-    /// <summary>One line for reports, e.g. "openblas (libopenblas.so.0, core SkylakeX, 2 threads; managed Vector512 below 64³)".</summary>
+    /// <summary>One line for reports, e.g. "openblas (libopenblas.so.0, core SkylakeX, 2 threads; managed Vector512 for A·Bᵀ below ...)".</summary>
     public static string BackendDescription
     {
         get
@@ -71,7 +77,7 @@ public static class Gemm
             {
                 return OpenBlas.IsAvailable ? $"{managed} (forced; OpenBLAS present)" : $"{managed} (OpenBLAS not found)";
             }
-            string small = RequestedBackend == GemmBackend.Auto ? $"; {managed} below m·n·k = {SmallProductThreshold}" : string.Empty;
+            string small = RequestedBackend == GemmBackend.Auto ? $"; {managed} for A·Bᵀ below m·n·k = {SmallTransposedBThreshold}" : string.Empty;
             return $"openblas ({OpenBlas.LibraryName}, core {OpenBlas.CoreName}, {OpenBlas.NumThreads} threads{small})";
         }
     }
@@ -104,7 +110,7 @@ public static class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         GemmChecks.Validate(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        bool native = UseOpenBlas<T>(m, n, k);
+        bool native = UseOpenBlas<T>(transposeA, transposeB, m, n, k);
         fixed (T* pa = a)
         fixed (T* pb = b)
         fixed (T* pc = c)
@@ -132,7 +138,7 @@ public static class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         GemmChecks.ValidateBatched(batch, transposeA, transposeB, m, n, k, a.Length, lda, strideA, b.Length, ldb, strideB, c.Length, ldc, strideC);
-        bool native = UseOpenBlas<T>(m, n, k);
+        bool native = UseOpenBlas<T>(transposeA, transposeB, m, n, k);
         fixed (T* pa = a)
         fixed (T* pb = b)
         fixed (T* pc = c)
@@ -154,7 +160,11 @@ public static class Gemm
         }
     }
 
-    private static bool UseOpenBlas<T>(int m, int n, int k)
+    /// <summary>The backend a product of this type, pattern and size goes to (for tests and reports).</summary>
+    internal static GemmBackend BackendFor<T>(bool transposeA, bool transposeB, int m, int n, int k) =>
+        UseOpenBlas<T>(transposeA, transposeB, m, n, k) ? GemmBackend.OpenBlas : GemmBackend.Managed;
+
+    private static bool UseOpenBlas<T>(bool transposeA, bool transposeB, int m, int n, int k)
     {
         if (!OpenBlasGemm.Supports<T>())
         {
@@ -170,7 +180,7 @@ public static class Gemm
             OpenBlas.EnsureAvailable();
             return true;
         }
-        return OpenBlas.IsAvailable && (long)m * n * k >= SmallProductThreshold;
+        return OpenBlas.IsAvailable && !(transposeB && !transposeA && (long)m * n * k < SmallTransposedBThreshold);
     }
 
     private static GemmBackend ReadEnvironment() => ParseBackend(Environment.GetEnvironmentVariable("SLTSHARP_BLAS"));

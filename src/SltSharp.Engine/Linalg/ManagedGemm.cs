@@ -7,9 +7,11 @@ using System.Runtime.Intrinsics.X86;
 namespace SltSharp.Engine.Linalg;
 
 /// <summary>
-/// The managed GEMM backend: packed panels of A and B, a register-blocked SIMD micro-kernel (8 rows × 2 vectors of C,
-/// i.e. 8×32 for float and 8×16 for double with AVX-512), and vectorised edges (narrower row kernels of 4/2/1 rows,
-/// a one-vector kernel and masked loads/stores for ragged columns) so that small products stay fast.
+/// The managed GEMM backend: a register-blocked SIMD micro-kernel (8 rows × 2 vectors of C, i.e. 8×32 for float and
+/// 8×16 for double with AVX-512) fed by A read in place (any transpose, through row and k strides) and by B panels that
+/// are packed (zero-padded, transposed with register transposes when B is stored n×k) or read in place when B is
+/// stored k×n and small; vectorised edges (kernels of 4/2/1 rows, a one-register kernel, masked loads and stores for
+/// ragged columns) keep the small products of this project fast.
 /// </summary>
 /// <remarks>
 /// Single-threaded on purpose: the callers parallelise over chains, and one thread makes results bit-identical from
@@ -23,8 +25,9 @@ public static unsafe class ManagedGemm
     private const int KC = 256;
     private const int BlockBBytes = 512 * 1024;
 
-    /// <summary>Largest KC×NC block of a k×n-stored B that is read in place instead of packed.</summary>
-    internal static int DirectBBytes { get; set; } = 256 * 1024;
+    // Largest KC×NC block of a k×n-stored B that is read in place instead of packed: up to here the rows of B stay in
+    // L2 across the row panels, so packing buys little and costs a full pass over the block.
+    private const int DirectBBytes = 256 * 1024;
 
     /// <summary>The SIMD width the kernel uses on this machine (e.g. "Vector512"), or "scalar".</summary>
     public static string KernelName => PreferredVectorBits switch

@@ -248,6 +248,23 @@ public class GemmTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AutoDispatchRoutesOnlySmallABTransposedToManaged()
+    {
+        if (Gemm.RequestedBackend != GemmBackend.Auto || !OpenBlas.IsAvailable)
+        {
+            output.WriteLine($"SKIPPED: needs auto selection with OpenBLAS (requested {Gemm.RequestedBackend}, OpenBLAS {(OpenBlas.IsAvailable ? "present" : "absent")}).");
+            Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<Half>(false, true, 8, 8, 8));
+            return;
+        }
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 32, 32, 32));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<double>(false, true, 1, 1, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 64, 64, 32)); // m·n·k = 2^17
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 8, 8, 8));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, true, 8, 8, 8));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<Half>(false, false, 512, 512, 512));
+    }
+
+    [Fact]
     public void LoaderReportsCoreName()
     {
         if (!OpenBlas.IsAvailable)

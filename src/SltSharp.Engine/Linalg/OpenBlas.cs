@@ -99,8 +99,18 @@ public static partial class OpenBlas
                 errors.Add($"{name}: loaded but has no openblas_get_corename, so it is not OpenBLAS");
                 continue;
             }
-            NativeLibrary.SetDllImportResolver(typeof(OpenBlas).Assembly, ResolveOpenBlas);
             s_handle = handle;
+            try
+            {
+                NativeLibrary.SetDllImportResolver(typeof(OpenBlas).Assembly, ResolveOpenBlas);
+            }
+            catch (InvalidOperationException)
+            {
+                // Only one resolver per assembly is allowed; if some other code in SltSharp.Engine registered one
+                // first, the imports below could not find OpenBLAS, so report it unavailable rather than crash later.
+                s_handle = IntPtr.Zero;
+                return new LoadResult(IntPtr.Zero, null, $"{name} loaded, but another DllImport resolver is already registered for SltSharp.Engine", coreTypeSet);
+            }
             return new LoadResult(handle, name, null, coreTypeSet);
         }
         return new LoadResult(IntPtr.Zero, null, string.Join("; ", errors), coreTypeSet);

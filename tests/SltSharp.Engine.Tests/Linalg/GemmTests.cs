@@ -194,6 +194,34 @@ public class GemmTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void CallsDoNotAllocateAfterWarmUp(string backend)
+    {
+        GemmCall<float>? gemm = Resolve<float>(backend);
+        if (gemm is null)
+        {
+            return;
+        }
+        var rng = new Rng(13);
+        // Shapes that pack B (transposed, ragged edge) and that read it in place; 300 > KC exercises k-blocking.
+        float[] a = GemmTestSupport.Random<float>(rng, 40 * 300), b = GemmTestSupport.Random<float>(rng, 300 * 45);
+        float[] c = new float[40 * 45];
+        void Run()
+        {
+            gemm(false, false, 40, 45, 300, 1f, a, 300, b, 45, 0f, c, 45);
+            gemm(true, true, 40, 45, 7, 1f, a, 40, b, 7, 1f, c, 45);
+            gemm(false, false, 40, 32, 16, 1f, a, 16, b, 32, 0.5f, c, 45);
+        }
+        Run();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++)
+        {
+            Run();
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void BatchedStrideZeroCAccumulatesInOrder()
     {

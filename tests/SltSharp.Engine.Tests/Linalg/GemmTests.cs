@@ -139,6 +139,29 @@ public class GemmTests(ITestOutputHelper output)
         Assert.Equal(c1, c2);
     }
 
+    [Fact]
+    public void ManagedResultsDoNotDependOnTheRegisterWidth()
+    {
+        // Every lane accumulates its own C element over p in the same order with a fused multiply-add, so with FMA
+        // hardware the 512-, 256- and 128-bit kernels must agree bit for bit (a machine moving between widths keeps
+        // its results). Without FMA the estimate falls back to multiply-then-add and the claim does not apply.
+        if (!System.Runtime.Intrinsics.X86.Fma.IsSupported)
+        {
+            output.WriteLine("SKIPPED: no FMA on this CPU.");
+            return;
+        }
+        var rng = new Rng(17);
+        const int M = 37, N = 45, K = 300;
+        double[] a = GemmTestSupport.Random<double>(rng, K * M), b = GemmTestSupport.Random<double>(rng, N * K);
+        double[] c512 = GemmTestSupport.Random<double>(rng, M * N);
+        double[] c256 = (double[])c512.Clone(), c128 = (double[])c512.Clone();
+        ManagedGemm.MultiplyWithVectorBits(512, true, true, M, N, K, 0.7, a, M, b, K, -0.3, c512, N);
+        ManagedGemm.MultiplyWithVectorBits(256, true, true, M, N, K, 0.7, a, M, b, K, -0.3, c256, N);
+        ManagedGemm.MultiplyWithVectorBits(128, true, true, M, N, K, 0.7, a, M, b, K, -0.3, c128, N);
+        Assert.Equal(c512, c256);
+        Assert.Equal(c512, c128);
+    }
+
     [Theory]
     [InlineData("managed")]
     [InlineData("openblas")]

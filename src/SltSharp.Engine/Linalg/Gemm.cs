@@ -28,12 +28,18 @@ public static class Gemm
     /// </summary>
     /// <remarks>
     /// Measured with `gemm-table` (float, single thread, AMD EPYC Zen 4, OpenBLAS 0.3.21 with the SkylakeX kernels):
-    /// for A·Bᵀ the managed kernel ran 1.5× OpenBLAS at 8³–32³ and 1.1–1.2× at 48³–64³, but 0.94× at 100×50×50
+    /// for A·Bᵀ the managed kernel ran 1.5× OpenBLAS at 16³–32³ and 1.1–1.2× at 48³–64³, but 0.94× at 100×50×50
     /// (m·n·k = 250 000). For the other transpose patterns OpenBLAS's small-matrix kernels were as fast or faster at
     /// small sizes (0.5–1.0×, worst for narrow n such as 100×10×50), so there is no size below which routing them to
     /// the managed kernel pays. Above ~128³ the two are level on one thread, and OpenBLAS can use more threads.
     /// </remarks>
     public const long SmallTransposedBThreshold = 1L << 17;
+
+    /// <summary>
+    /// The A·Bᵀ routing of <see cref="SmallTransposedBThreshold"/> applies only when C has at least this many
+    /// columns: for narrow C (100×10×50: 0.83×; 100×7×50: 0.5×) OpenBLAS stayed ahead.
+    /// </summary>
+    public const int SmallTransposedBMinColumns = 16;
 
     private static readonly Lazy<GemmBackend> s_fromEnvironment = new(ReadEnvironment);
     private static volatile int s_override = -1;
@@ -77,7 +83,9 @@ public static class Gemm
             {
                 return OpenBlas.IsAvailable ? $"{managed} (forced; OpenBLAS present)" : $"{managed} (OpenBLAS not found)";
             }
-            string small = RequestedBackend == GemmBackend.Auto ? $"; {managed} for A·Bᵀ below m·n·k = {SmallTransposedBThreshold}" : string.Empty;
+            string small = RequestedBackend == GemmBackend.Auto
+                ? $"; {managed} for A·Bᵀ with n ≥ {SmallTransposedBMinColumns} below m·n·k = {SmallTransposedBThreshold}"
+                : string.Empty;
             return $"openblas ({OpenBlas.LibraryName}, core {OpenBlas.CoreName}, {OpenBlas.NumThreads} threads{small})";
         }
     }
@@ -180,7 +188,8 @@ public static class Gemm
             OpenBlas.EnsureAvailable();
             return true;
         }
-        return OpenBlas.IsAvailable && !(transposeB && !transposeA && (long)m * n * k < SmallTransposedBThreshold);
+        return OpenBlas.IsAvailable
+            && !(transposeB && !transposeA && n >= SmallTransposedBMinColumns && (long)m * n * k < SmallTransposedBThreshold);
     }
 
     private static GemmBackend ReadEnvironment() => ParseBackend(Environment.GetEnvironmentVariable("SLTSHARP_BLAS"));

@@ -14,6 +14,7 @@ internal static unsafe class GemmTranspose
     /// <summary>
     /// dst[p·width + jj] = src[jj·ldb + p] for jj &lt; cols, p &lt; kc; columns cols..width of dst are zeroed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackPanel<T>(T* src, nint ldb, int cols, int kc, T* dst, int width)
         where T : unmanaged
     {
@@ -49,7 +50,7 @@ internal static unsafe class GemmTranspose
             }
         }
         Scalar(src + (jjVector * ldb), ldb, cols - jjVector, 0, kc, dst + jjVector, width);
-        for (int p = 0; p < kc; p++)
+        for (int p = 0; cols < width && p < kc; p++)
         {
             new Span<T>(dst + ((nint)p * width) + cols, width - cols).Clear();
         }

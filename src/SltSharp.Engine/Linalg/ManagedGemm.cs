@@ -141,23 +141,24 @@ public static unsafe class ManagedGemm
         {
             if (vectorBits == 512)
             {
-                Blocked<T, Vector512<T>, Simd512<T>>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                Product<T, Vector512<T>, Simd512<T>>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
                 return;
             }
             if (vectorBits == 256)
             {
-                Blocked<T, Vector256<T>, Simd256<T>>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                Product<T, Vector256<T>, Simd256<T>>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
                 return;
             }
             if (vectorBits == 128)
             {
-                Blocked<T, Vector128<T>, Simd128<T>>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                Product<T, Vector128<T>, Simd128<T>>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
                 return;
             }
         }
         Scalar(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScaleC<T>(int m, int n, T beta, T* c, int ldc)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -178,6 +179,7 @@ public static unsafe class ManagedGemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scalar<T>(
         bool transposeA, bool transposeB, int m, int n, int k,
         T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
@@ -201,6 +203,202 @@ public static unsafe class ManagedGemm
         }
     }
 
+    /// <summary>
+    /// Chooses the product's shape of work. C narrower than half a register (e.g. n = 1 for a scalar output, where a
+    /// row of C would fill 1 of 16 float lanes) is computed as dot products along k when A is stored m×k, and as
+    /// Cᵀ = op(B)ᵀ·op(A)ᵀ (long rows, A read in place) when A is stored k×m; everything else goes to the blocked kernel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Product<T, TVec, TOps>(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TVec : unmanaged
+        where TOps : ISimdOps<TVec, T>
+    {
+        if (2 * n >= TOps.Count)
+        {
+            Blocked<T, TVec, TOps>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        if (!transposeA)
+        {
+            NarrowDot<T, TVec, TOps>(transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        if (m < 2 * TOps.Count)
+        {
+            Blocked<T, TVec, TOps>(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        // Rows of op(A) are taken in chunks so that the n×chunk scratch for Cᵀ stays small.
+        const int Chunk = 512;
+        T* scratch = (T*)PackBuffers.GetScratch(Math.Min(m, Chunk) * n * sizeof(T));
+        bool betaZero = T.IsZero(beta);
+        for (int ic = 0; ic < m; ic += Chunk)
+        {
+            int mc = Math.Min(Chunk, m - ic);
+            // op(B)ᵀ is n×k: B itself when stored n×k, B read transposed when stored k×n. op(A)ᵀ is A as stored
+            // (k×m), so its columns ic.. are read in place as a k×mc block with row stride lda.
+            Blocked<T, TVec, TOps>(!transposeB, false, n, mc, k, alpha, b, ldb, a + ic, lda, T.Zero, scratch, mc);
+            for (int i = 0; i < mc; i++)
+            {
+                T* cRow = c + ((nint)(ic + i) * ldc);
+                for (int j = 0; j < n; j++)
+                {
+                    T value = scratch[((nint)j * mc) + i];
+                    cRow[j] = betaZero ? value : T.FusedMultiplyAdd(beta, cRow[j], value);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C = alpha·A·op(B) + beta·C for narrow C (n &lt; half a register) with A stored m×k: each element is a dot
+    /// product of a row of A with a column of op(B), vectorised along k, four rows at a time so that four
+    /// accumulators hide the FMA latency. Columns of a B stored k×n are first gathered into contiguous scratch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowDot<T, TVec, TOps>(
+        bool transposeB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TVec : unmanaged
+        where TOps : ISimdOps<TVec, T>
+    {
+        T* columns;
+        nint columnStride;
+        if (transposeB)
+        {
+            columns = b;
+            columnStride = ldb;
+        }
+        else
+        {
+            columns = (T*)PackBuffers.GetScratch(n * k * sizeof(T));
+            columnStride = k;
+            for (int p = 0; p < k; p++)
+            {
+                T* row = b + ((nint)p * ldb);
+                for (int j = 0; j < n; j++)
+                {
+                    columns[((nint)j * k) + p] = row[j];
+                }
+            }
+        }
+        int vl = TOps.Count;
+        int kWhole = k / vl * vl;
+        int tail = k - kWhole;
+        bool betaZero = T.IsZero(beta);
+        int i = 0;
+        for (; i + 4 <= m; i += 4)
+        {
+            T* a0 = a + ((nint)i * lda);
+            T* a1 = a0 + lda;
+            T* a2 = a1 + lda;
+            T* a3 = a2 + lda;
+            int j = 0;
+            for (; j + 2 <= n; j += 2)
+            {
+                // Two columns at once: eight accumulators, and each row of A loaded once for both.
+                T* bj = columns + (j * columnStride);
+                T* bk = bj + columnStride;
+                TVec s0 = TOps.Zero, s1 = TOps.Zero, s2 = TOps.Zero, s3 = TOps.Zero;
+                TVec t0 = TOps.Zero, t1 = TOps.Zero, t2 = TOps.Zero, t3 = TOps.Zero;
+                for (int p = 0; p < kWhole; p += vl)
+                {
+                    TVec bv = TOps.Load(bj + p), bw = TOps.Load(bk + p);
+                    TVec x = TOps.Load(a0 + p);
+                    s0 = TOps.MultiplyAdd(x, bv, s0);
+                    t0 = TOps.MultiplyAdd(x, bw, t0);
+                    x = TOps.Load(a1 + p);
+                    s1 = TOps.MultiplyAdd(x, bv, s1);
+                    t1 = TOps.MultiplyAdd(x, bw, t1);
+                    x = TOps.Load(a2 + p);
+                    s2 = TOps.MultiplyAdd(x, bv, s2);
+                    t2 = TOps.MultiplyAdd(x, bw, t2);
+                    x = TOps.Load(a3 + p);
+                    s3 = TOps.MultiplyAdd(x, bv, s3);
+                    t3 = TOps.MultiplyAdd(x, bw, t3);
+                }
+                if (tail > 0)
+                {
+                    TVec bv = TOps.LoadPartial(bj + kWhole, tail), bw = TOps.LoadPartial(bk + kWhole, tail);
+                    TVec x = TOps.LoadPartial(a0 + kWhole, tail);
+                    s0 = TOps.MultiplyAdd(x, bv, s0);
+                    t0 = TOps.MultiplyAdd(x, bw, t0);
+                    x = TOps.LoadPartial(a1 + kWhole, tail);
+                    s1 = TOps.MultiplyAdd(x, bv, s1);
+                    t1 = TOps.MultiplyAdd(x, bw, t1);
+                    x = TOps.LoadPartial(a2 + kWhole, tail);
+                    s2 = TOps.MultiplyAdd(x, bv, s2);
+                    t2 = TOps.MultiplyAdd(x, bw, t2);
+                    x = TOps.LoadPartial(a3 + kWhole, tail);
+                    s3 = TOps.MultiplyAdd(x, bv, s3);
+                    t3 = TOps.MultiplyAdd(x, bw, t3);
+                }
+                T* cj = c + ((nint)i * ldc) + j;
+                StoreDot(cj, TOps.Sum(s0), alpha, beta, betaZero);
+                StoreDot(cj + 1, TOps.Sum(t0), alpha, beta, betaZero);
+                StoreDot(cj + ldc, TOps.Sum(s1), alpha, beta, betaZero);
+                StoreDot(cj + ldc + 1, TOps.Sum(t1), alpha, beta, betaZero);
+                StoreDot(cj + (2 * (nint)ldc), TOps.Sum(s2), alpha, beta, betaZero);
+                StoreDot(cj + (2 * (nint)ldc) + 1, TOps.Sum(t2), alpha, beta, betaZero);
+                StoreDot(cj + (3 * (nint)ldc), TOps.Sum(s3), alpha, beta, betaZero);
+                StoreDot(cj + (3 * (nint)ldc) + 1, TOps.Sum(t3), alpha, beta, betaZero);
+            }
+            for (; j < n; j++)
+            {
+                T* bj = columns + (j * columnStride);
+                TVec s0 = TOps.Zero, s1 = TOps.Zero, s2 = TOps.Zero, s3 = TOps.Zero;
+                for (int p = 0; p < kWhole; p += vl)
+                {
+                    TVec bv = TOps.Load(bj + p);
+                    s0 = TOps.MultiplyAdd(TOps.Load(a0 + p), bv, s0);
+                    s1 = TOps.MultiplyAdd(TOps.Load(a1 + p), bv, s1);
+                    s2 = TOps.MultiplyAdd(TOps.Load(a2 + p), bv, s2);
+                    s3 = TOps.MultiplyAdd(TOps.Load(a3 + p), bv, s3);
+                }
+                if (tail > 0)
+                {
+                    TVec bv = TOps.LoadPartial(bj + kWhole, tail);
+                    s0 = TOps.MultiplyAdd(TOps.LoadPartial(a0 + kWhole, tail), bv, s0);
+                    s1 = TOps.MultiplyAdd(TOps.LoadPartial(a1 + kWhole, tail), bv, s1);
+                    s2 = TOps.MultiplyAdd(TOps.LoadPartial(a2 + kWhole, tail), bv, s2);
+                    s3 = TOps.MultiplyAdd(TOps.LoadPartial(a3 + kWhole, tail), bv, s3);
+                }
+                T* cj = c + ((nint)i * ldc) + j;
+                StoreDot(cj, TOps.Sum(s0), alpha, beta, betaZero);
+                StoreDot(cj + ldc, TOps.Sum(s1), alpha, beta, betaZero);
+                StoreDot(cj + (2 * (nint)ldc), TOps.Sum(s2), alpha, beta, betaZero);
+                StoreDot(cj + (3 * (nint)ldc), TOps.Sum(s3), alpha, beta, betaZero);
+            }
+        }
+        for (; i < m; i++)
+        {
+            T* ai = a + ((nint)i * lda);
+            for (int j = 0; j < n; j++)
+            {
+                T* bj = columns + (j * columnStride);
+                TVec s0 = TOps.Zero;
+                for (int p = 0; p < kWhole; p += vl)
+                {
+                    s0 = TOps.MultiplyAdd(TOps.Load(ai + p), TOps.Load(bj + p), s0);
+                }
+                if (tail > 0)
+                {
+                    s0 = TOps.MultiplyAdd(TOps.LoadPartial(ai + kWhole, tail), TOps.LoadPartial(bj + kWhole, tail), s0);
+                }
+                StoreDot(c + ((nint)i * ldc) + j, TOps.Sum(s0), alpha, beta, betaZero);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreDot<T>(T* c, T sum, T alpha, T beta, bool betaZero)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        *c = betaZero ? alpha * sum : T.FusedMultiplyAdd(alpha, sum, beta * *c);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Blocked<T, TVec, TOps>(
         bool transposeA, bool transposeB, int m, int n, int k,
         T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
@@ -312,6 +510,7 @@ public static unsafe class ManagedGemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int PanelColumns(int remaining, int vl) => remaining > vl ? 2 * vl : vl;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowPanel<T, TVec, TOps, TRows>(
         T* a, nint rowStride, nint kStride, PanelB<T> panelB, int kc, int nc, T* c, int ldc,
         TVec alpha, TVec beta, bool betaZero)
@@ -357,6 +556,7 @@ public static unsafe class ManagedGemm
     /// Packs op(B)[pc..pc+kc, jc..jc+nc] into panels of two registers' width (one at a narrow right edge), each laid
     /// out [p][col] and zero-padded to the panel width so that the micro-kernel never needs a column test.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB<T, TVec, TOps>(bool transposeB, T* b, int ldb, int pc, int kc, int jc, int nc, T* dst)
         where T : unmanaged
         where TVec : unmanaged
@@ -395,21 +595,31 @@ public static unsafe class ManagedGemm
         }
     }
 
-    /// <summary>Per-thread packing buffer: pinned, 64-byte aligned, grown only when a larger block is first needed.</summary>
+    /// <summary>
+    /// Per-thread buffers (packed B, and scratch for the transposed narrow product): pinned, 64-byte aligned, grown
+    /// only when a larger block is first needed.
+    /// </summary>
     private static class PackBuffers
     {
         [ThreadStatic]
-        private static byte[]? s_buffer;
+        private static byte[]? s_pack;
 
-        public static byte* Get(int bytes)
+        [ThreadStatic]
+        private static byte[]? s_scratch;
+
+        public static byte* Get(int bytes) => Aligned(ref s_pack, bytes);
+
+        public static byte* GetScratch(int bytes) => Aligned(ref s_scratch, bytes);
+
+        private static byte* Aligned(ref byte[]? slot, int bytes)
         {
             const int Alignment = 64;
-            byte[]? buffer = s_buffer;
+            byte[]? buffer = slot;
             if (buffer is null || buffer.Length < bytes + Alignment)
             {
                 // Pinned (POH) arrays never move, so the address taken below stays valid for the buffer's lifetime.
                 buffer = GC.AllocateUninitializedArray<byte>(bytes + Alignment, pinned: true);
-                s_buffer = buffer;
+                slot = buffer;
             }
             byte* p = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
             return (byte*)(((nint)p + (Alignment - 1)) & ~(nint)(Alignment - 1));

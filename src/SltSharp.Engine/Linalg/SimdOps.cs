@@ -40,6 +40,9 @@ internal unsafe interface ISimdOps<TVec, T>
     static abstract TVec MultiplyAdd(TVec a, TVec b, TVec c);
 
     static abstract TVec Multiply(TVec a, TVec b);
+
+    /// <summary>Sum of the lanes.</summary>
+    static abstract T Sum(TVec v);
 }
 
 /// <summary>AVX-512 (or any 512-bit) implementation; masked loads and stores for edges when AVX-512F is present.</summary>
@@ -126,6 +129,9 @@ internal readonly unsafe struct Simd512<T> : ISimdOps<Vector512<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Multiply(Vector512<T> a, Vector512<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector512<T> v) => Vector512.Sum(v);
 }
 
 /// <summary>AVX2 (or any 256-bit) implementation; AVX masked loads and stores for edges.</summary>
@@ -212,6 +218,9 @@ internal readonly unsafe struct Simd256<T> : ISimdOps<Vector256<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Multiply(Vector256<T> a, Vector256<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector256<T> v) => Vector256.Sum(v);
 }
 
 /// <summary>128-bit implementation (SSE, Arm AdvSimd): the portable last resort before scalar code.</summary>
@@ -270,4 +279,7 @@ internal readonly unsafe struct Simd128<T> : ISimdOps<Vector128<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Multiply(Vector128<T> a, Vector128<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector128<T> v) => Vector128.Sum(v);
 }

@@ -67,8 +67,7 @@ public abstract class Module<T>
 
     /// <summary>
     /// Allocates storage for <paramref name="chains"/> copies of the model and initialises them; chain c is filled
-    /// from <c>rng.Split(c)</c>, so chain c of a multi-chain model equals a single-chain model initialised from the
-    /// same split stream.
+    /// from <c>rng.Split(c)</c>, so chain 0 equals a single-chain model built from the same <paramref name="rng"/>.
     /// </summary>
     public ParameterSet<T> Build(int chains, Rng rng)
     {

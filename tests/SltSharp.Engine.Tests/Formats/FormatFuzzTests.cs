@@ -216,22 +216,12 @@ public sealed class FormatFuzzTests(ITestOutputHelper output)
             NamedArray.Create("empty", Array.Empty<double>(), 0, 2),
         ], new Dictionary<string, string> { ["format"] = "pt", ["step"] = "100" });
         // Half-precision tensors, which our writer never produces: a hand-built header and buffer.
-        byte[] half = HandBuiltSafetensors(
+        byte[] half = FormatTestData.HandBuiltSafetensors(
             """{"__metadata__":{"k":"v"},"h":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},"b":{"dtype":"BF16","shape":[3],"data_offsets":[8,14]}}""",
             [0x00, 0x3C, 0x00, 0xC0, 0x01, 0x00, 0x00, 0x7C, 0x80, 0x3F, 0x00, 0xC0, 0x80, 0x7F]);
         var single = new MemoryStream();
         Safetensors.Write(single, [NamedArray.Create("w", FormatTestData.Rational(6), 2, 3)]);
         return [a.ToArray(), half, single.ToArray()];
-    }
-
-    internal static byte[] HandBuiltSafetensors(string header, byte[] buffer)
-    {
-        byte[] json = Encoding.UTF8.GetBytes(header);
-        var result = new byte[8 + json.Length + buffer.Length];
-        BinaryPrimitives.WriteUInt64LittleEndian(result, (ulong)json.Length);
-        json.CopyTo(result, 8);
-        buffer.CopyTo(result, 8 + json.Length);
-        return result;
     }
 
     private static byte[][] NpySeeds()
@@ -243,33 +233,10 @@ public sealed class FormatFuzzTests(ITestOutputHelper output)
             Npy.Write(s, a);
             seeds.Add(s.ToArray());
         }
-        seeds.Add(NpyWithHeader(2, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", new byte[32]));
-        seeds.Add(NpyWithHeader(3, "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", [1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]));
-        seeds.Add(NpyWithHeader(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (4,), }", [0x00, 0x3C, 0x00, 0xC0, 0x01, 0x00, 0x00, 0x7C]));
+        seeds.Add(FormatTestData.NpyWithHeader(2, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", new byte[32]));
+        seeds.Add(FormatTestData.NpyWithHeader(3, "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", [1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]));
+        seeds.Add(FormatTestData.NpyWithHeader(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (4,), }", [0x00, 0x3C, 0x00, 0xC0, 0x01, 0x00, 0x00, 0x7C]));
         return [.. seeds];
-    }
-
-    /// <summary>Builds a .npy with any version and dict (padded with spaces and a newline to 64 bytes).</summary>
-    internal static byte[] NpyWithHeader(int version, string dict, byte[] data)
-    {
-        int preamble = version == 1 ? 10 : 12;
-        int total = (preamble + dict.Length + 1 + 63) / 64 * 64;
-        string padded = dict.PadRight(total - preamble - 1) + "\n";
-        var result = new byte[total + data.Length];
-        result[0] = 0x93;
-        "NUMPY"u8.CopyTo(result.AsSpan(1));
-        result[6] = (byte)version;
-        if (version == 1)
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(8), (ushort)padded.Length);
-        }
-        else
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(8), (uint)padded.Length);
-        }
-        Encoding.UTF8.GetBytes(padded).CopyTo(result, preamble);
-        data.CopyTo(result, total);
-        return result;
     }
 
     private static byte[][] NpzSeeds()
@@ -429,7 +396,7 @@ public sealed class FormatFuzzTests(ITestOutputHelper output)
         byte[] data = b[(8 + n)..];
         string edited = ReplaceRandomToken(json, JsonFragments, rng, "{}[],:\"");
         // Recompute the length field so the edit reaches the JSON and layout validation.
-        return (FormatFuzzTestsHelpers.Concat(HandBuiltSafetensors(edited, []), data), "json edit");
+        return (FormatFuzzTestsHelpers.Concat(FormatTestData.HandBuiltSafetensors(edited, []), data), "json edit");
     }
 
     private static (byte[], string) NpyDictEdit(byte[] b, Rng rng)
@@ -439,7 +406,7 @@ public sealed class FormatFuzzTests(ITestOutputHelper output)
         int n = version == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(8)) : (int)BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(8));
         string dict = Encoding.UTF8.GetString(b, preamble, n).TrimEnd();
         string edited = ReplaceRandomToken(dict, NpyFragments, rng, "{}(),:'");
-        return (NpyWithHeader(version, edited, b[(preamble + n)..]), "npy dict edit");
+        return (FormatTestData.NpyWithHeader(version, edited, b[(preamble + n)..]), "npy dict edit");
     }
 
     /// <summary>Mutates one .npy inside the archive and re-zips it, so the .npy validation runs behind zip.</summary>

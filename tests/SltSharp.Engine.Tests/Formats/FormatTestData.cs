@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Text;
 using SltSharp.Engine.Formats;
 
 namespace SltSharp.Engine.Tests.Formats;
@@ -48,6 +50,40 @@ internal static class FormatTestData
     }
 
     public static float[] ToFloats(double[] values) => values.Select(v => (float)v).ToArray();
+
+    /// <summary>A safetensors file from a literal header (unpadded) and buffer.</summary>
+    public static byte[] HandBuiltSafetensors(string header, byte[] buffer)
+    {
+        byte[] json = Encoding.UTF8.GetBytes(header);
+        var result = new byte[8 + json.Length + buffer.Length];
+        BinaryPrimitives.WriteUInt64LittleEndian(result, (ulong)json.Length);
+        json.CopyTo(result, 8);
+        buffer.CopyTo(result, 8 + json.Length);
+        return result;
+    }
+
+    /// <summary>Builds a .npy with any version and dict (padded with spaces and a newline to 64 bytes).</summary>
+    public static byte[] NpyWithHeader(int version, string dict, byte[] data)
+    {
+        int preamble = version == 1 ? 10 : 12;
+        int total = (preamble + dict.Length + 1 + 63) / 64 * 64;
+        string padded = dict.PadRight(total - preamble - 1) + "\n";
+        var result = new byte[total + data.Length];
+        result[0] = 0x93;
+        "NUMPY"u8.CopyTo(result.AsSpan(1));
+        result[6] = (byte)version;
+        if (version == 1)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(8), (ushort)padded.Length);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(result.AsSpan(8), (uint)padded.Length);
+        }
+        Encoding.UTF8.GetBytes(padded).CopyTo(result, preamble);
+        data.CopyTo(result, total);
+        return result;
+    }
 
     /// <summary>The arrays of formats_interop.py's arrays(), same names, shapes, dtypes and values.</summary>
     public static NamedArray[] InteropArrays() =>

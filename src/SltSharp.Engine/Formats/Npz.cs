@@ -92,11 +92,17 @@ public static class Npz
                         $"the entry declares {declared} bytes from {entry.CompressedLength} compressed bytes, impossible for a {stream.Length}-byte archive; the archive is corrupt.");
                 }
                 using Stream entryStream = entry.Open();
-                NamedArray array = Npy.ReadCore(entryStream, declared, path, name);
-                if (entryStream.ReadByte() != -1)
+                using var crcStream = new Crc32Stream(entryStream);
+                NamedArray array = Npy.ReadCore(crcStream, declared, path, name);
+                if (crcStream.ReadByte() != -1)
                 {
                     throw new CheckpointFormatException(path, name,
                         $"the entry holds more than its declared {declared} bytes; the archive is corrupt.");
+                }
+                if (crcStream.Crc != entry.Crc32)
+                {
+                    throw new CheckpointFormatException(path, name,
+                        $"the entry's CRC-32 is {crcStream.Crc:X8} but the archive records {entry.Crc32:X8}; the data is corrupt.");
                 }
                 result.Add(array);
             }

@@ -23,11 +23,11 @@ public sealed class FormatFuzzTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void MutatedCheckpointsFailTypedOrReadConsistently() => Fuzz(seed: 0x5EED_F022, casesPerFormat: 25_000);
+    public void MutatedCheckpointsFailTypedOrReadConsistently() => Fuzz(seed: 0x5EED_F022, casesPerFormat: 12_000);
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void MutatedCheckpointsFailTypedOrReadConsistently_ManyCases() => Fuzz(seed: 0xB16_F022, casesPerFormat: 40_000);
+    public void MutatedCheckpointsFailTypedOrReadConsistently_ManyCases() => Fuzz(seed: 0xB16_F022, casesPerFormat: 200_000);
 
     private void Fuzz(ulong seed, int casesPerFormat)
     {

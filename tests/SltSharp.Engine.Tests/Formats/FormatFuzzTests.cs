@@ -264,8 +264,12 @@ public sealed class FormatFuzzTests(ITestOutputHelper output)
 
     private static (byte[] Bytes, string Mutation) Mutate(Format format, byte[] original, Rng rng)
     {
-        int kind = rng.NextInt(10);
         byte[] b = (byte[])original.Clone();
+        if (b.Length == 0)
+        {
+            return ([(byte)rng.NextInt(256)], "one byte from nothing");
+        }
+        int kind = rng.NextInt(10);
         switch (kind)
         {
             case 0:
@@ -378,7 +382,7 @@ public sealed class FormatFuzzTests(ITestOutputHelper output)
             BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(8), (ushort)Math.Clamp(edited, 0, 65535));
             return (b, $"npy header length -> {edited}");
         }
-        if (format == Format.Npz)
+        if (format == Format.Npz && b.Length >= 4)
         {
             // Zip size fields: edit a 4-byte little-endian word somewhere in the local or central headers.
             int pos = rng.NextInt(Math.Max(1, b.Length - 4));

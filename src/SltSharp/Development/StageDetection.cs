@@ -1,0 +1,349 @@
+using MathNet.Numerics.LinearAlgebra;
+using SltSharp.Engine.Random;
+
+namespace SltSharp.Development;
+
+/// <summary>Direction of a developmental stage (Hoogland et al., arXiv 2402.02364).</summary>
+public enum StageType
+{
+    /// <summary>Type A: the LLC rises over the stage (the model gains effective dimension).</summary>
+    A,
+
+    /// <summary>Type B: the LLC falls over the stage (the model simplifies).</summary>
+    B,
+}
+
+/// <summary>What kind of critical point of the smoothed LLC curve marks a boundary.</summary>
+public enum BoundaryKind
+{
+    /// <summary>dλ̂/d ln t changes sign: a peak or a trough of λ̂.</summary>
+    Extremum,
+
+    /// <summary>dλ̂/d ln t dips close to zero without changing sign: a plateau between two stages of the same type.</summary>
+    Plateau,
+}
+
+/// <summary>A boundary between two stages.</summary>
+/// <param name="Step">The boundary in training steps.</param>
+/// <param name="LogStep">ln of <paramref name="Step"/>, where the smoothing works.</param>
+/// <param name="Kind">Extremum or plateau.</param>
+/// <param name="Confidence">
+/// Fraction of posterior draws of the smoothed curve in which the same detection finds a boundary within the
+/// confidence window of this one (a posterior probability that the boundary exists near here).
+/// </param>
+public sealed record StageBoundary(double Step, double LogStep, BoundaryKind Kind, double Confidence);
+
+/// <summary>One developmental stage.</summary>
+/// <param name="StartStep">First step of the stage (the first checkpoint or a boundary).</param>
+/// <param name="EndStep">Last step of the stage (a boundary or the last checkpoint).</param>
+/// <param name="Type">A if the smoothed LLC rises over the stage, B if it falls.</param>
+/// <param name="DeltaLlc">Change of the smoothed LLC over the stage.</param>
+/// <param name="DeltaLlcStandardError">Posterior standard deviation of <paramref name="DeltaLlc"/>.</param>
+/// <param name="DeltaLoss">Change of the loss over the stage (linear interpolation in ln t), when losses were given.</param>
+public sealed record Stage(double StartStep, double EndStep, StageType Type, double DeltaLlc, double DeltaLlcStandardError, double? DeltaLoss);
+
+/// <summary>Settings of <see cref="StageDetection.Detect"/>.</summary>
+public sealed record StageDetectionOptions
+{
+    /// <summary>Points of the evaluation grid in ln t.</summary>
+    public int GridPoints { get; init; } = 200;
+
+    /// <summary>
+    /// A dip of |dλ̂/d ln t| between two peaks of the same sign is a plateau when it is below this fraction of the
+    /// smaller peak. 0.2 means the LLC grows at most a fifth as fast as in the neighbouring stages.
+    /// </summary>
+    public double PlateauFraction { get; init; } = 0.2;
+
+    /// <summary>A stage whose |Δλ̂| is below this many posterior standard deviations is merged into its neighbours.</summary>
+    public double MinStageSignificance { get; init; } = 3.0;
+
+    /// <summary>A stage whose |Δλ̂| is below this fraction of the largest stage change is merged into its neighbours.</summary>
+    public double MinStageFraction { get; init; } = 0.05;
+
+    /// <summary>Number of posterior draws used for the boundary confidences.</summary>
+    public int PosteriorDraws { get; init; } = 200;
+
+    /// <summary>Half-width of the window (as a fraction of the ln t range) within which a draw's boundary counts as the same boundary.</summary>
+    public double ConfidenceWindow { get; init; } = 0.05;
+
+    /// <summary>Seed of the posterior draws.</summary>
+    public ulong Seed { get; init; } = 20240207;
+}
+
+/// <summary>The stages, the boundaries and the smoothed curve they were read from.</summary>
+/// <param name="Stages">Stages in order; consecutive stages share a boundary.</param>
+/// <param name="Boundaries">Interior boundaries in order (one fewer than stages).</param>
+/// <param name="LogSteps">The evaluation grid in ln t.</param>
+/// <param name="SmoothedLlc">Posterior mean of λ̂ on the grid.</param>
+/// <param name="SmoothedDerivative">Posterior mean of dλ̂/d ln t on the grid.</param>
+/// <param name="DerivativeStandardError">Posterior standard deviation of dλ̂/d ln t on the grid.</param>
+/// <param name="LengthScale">The GP length scale (in ln t) chosen by marginal likelihood.</param>
+public sealed record StageDetectionResult(
+    IReadOnlyList<Stage> Stages,
+    IReadOnlyList<StageBoundary> Boundaries,
+    IReadOnlyList<double> LogSteps,
+    IReadOnlyList<double> SmoothedLlc,
+    IReadOnlyList<double> SmoothedDerivative,
+    IReadOnlyList<double> DerivativeStandardError,
+    double LengthScale);
+
+/// <summary>
+/// Developmental stages from LLC estimates at checkpoints (Hoogland et al., arXiv 2402.02364; slt-reference §4):
+/// smooth λ̂ against ln t, find the critical points of the smoothed curve (sign changes of dλ̂/d ln t, and plateaus
+/// where the derivative dips near zero between two stages of the same type), and read off the stages between them.
+/// </summary>
+/// <remarks>
+/// Smoothing is Gaussian-process regression with the standard errors as heteroscedastic noise and hyperparameters by
+/// marginal likelihood (<see cref="GaussianProcessSmoother"/>). Noise makes |dλ̂/d ln t| wiggle around zero inside a
+/// plateau, which would create spurious short stages; every stage whose LLC change is not significant (fewer than
+/// <see cref="StageDetectionOptions.MinStageSignificance"/> posterior standard deviations, or a tiny fraction of the
+/// largest change) is therefore collapsed: at either end of the run it joins its neighbour, in the interior its two
+/// boundaries become one at the flattest point inside it. Confidences rerun the same procedure on posterior draws of
+/// (λ̂, dλ̂/d ln t) and report how often a boundary appears near each detected one.
+/// </remarks>
+public static class StageDetection
+{
+    /// <summary>Detects stages.</summary>
+    /// <param name="steps">Checkpoint steps t_k, strictly increasing and positive.</param>
+    /// <param name="llc">λ̂ at each checkpoint.</param>
+    /// <param name="standardErrors">Standard error of each λ̂ (e.g. across chains), positive.</param>
+    /// <param name="losses">Optional training (or test) loss at each checkpoint, for Δloss per stage.</param>
+    /// <param name="options">Settings; defaults when null.</param>
+    public static StageDetectionResult Detect(
+        ReadOnlySpan<double> steps,
+        ReadOnlySpan<double> llc,
+        ReadOnlySpan<double> standardErrors,
+        ReadOnlySpan<double> losses = default,
+        StageDetectionOptions? options = null)
+    {
+        options ??= new StageDetectionOptions();
+        if (options.GridPoints < 10)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "GridPoints must be at least 10.");
+        }
+        if (!losses.IsEmpty && losses.Length != steps.Length)
+        {
+            throw new ArgumentException($"Give one loss per checkpoint ({steps.Length}) or none; got {losses.Length}.", nameof(losses));
+        }
+        double[] x = new double[steps.Length];
+        for (int i = 0; i < steps.Length; i++)
+        {
+            if (!(steps[i] > 0))
+            {
+                throw new ArgumentException($"Checkpoint steps must be positive (stages live in ln t); step {i} is {steps[i]}. Drop step 0 or shift by one.", nameof(steps));
+            }
+            x[i] = Math.Log(steps[i]);
+        }
+        var gp = GaussianProcessSmoother.Fit(x, llc, standardErrors);
+
+        int g = options.GridPoints;
+        double[] grid = [.. Enumerable.Range(0, g).Select(i => x[0] + ((x[^1] - x[0]) * i / (g - 1.0)))];
+        var (f, d) = gp.PosteriorMean(grid);
+        var cov = gp.PosteriorCovariance(grid);
+        double[] dStd = [.. Enumerable.Range(0, g).Select(i => Math.Sqrt(Math.Max(0, cov[g + i, g + i])))];
+
+        var boundaries = FindBoundaries(grid, f, d, cov, options);
+
+        // Confidence: the same procedure on posterior draws of (f, f').
+        var draws = PosteriorDraws(f, d, cov, options.PosteriorDraws, options.Seed);
+        double window = options.ConfidenceWindow * (grid[^1] - grid[0]);
+        int[] hits = new int[boundaries.Count];
+        foreach (var (fd, dd) in draws)
+        {
+            var found = FindBoundaries(grid, fd, dd, cov, options);
+            for (int b = 0; b < boundaries.Count; b++)
+            {
+                if (found.Any(o => Math.Abs(grid[o.Index] - grid[boundaries[b].Index]) <= window))
+                {
+                    hits[b]++;
+                }
+            }
+        }
+
+        double[] loss = losses.ToArray();
+        var stages = new List<Stage>();
+        var result = new List<StageBoundary>();
+        int[] cuts = [0, .. boundaries.Select(b => b.Index), g - 1];
+        for (int s = 0; s + 1 < cuts.Length; s++)
+        {
+            int i0 = cuts[s], i1 = cuts[s + 1];
+            double delta = f[i1] - f[i0];
+            double se = Math.Sqrt(Math.Max(0, cov[i1, i1] + cov[i0, i0] - (2 * cov[i0, i1])));
+            double? dLoss = loss.Length > 0 ? Interpolate(x, loss, grid[i1]) - Interpolate(x, loss, grid[i0]) : null;
+            stages.Add(new Stage(Math.Exp(grid[i0]), Math.Exp(grid[i1]), delta >= 0 ? StageType.A : StageType.B, delta, se, dLoss));
+        }
+        for (int b = 0; b < boundaries.Count; b++)
+        {
+            double xb = grid[boundaries[b].Index];
+            result.Add(new StageBoundary(Math.Exp(xb), xb, boundaries[b].Kind, hits[b] / (double)Math.Max(1, draws.Count)));
+        }
+        return new StageDetectionResult(stages, result, grid, f, d, dStd, gp.LengthScale);
+    }
+
+    private readonly record struct Cut(int Index, BoundaryKind Kind);
+
+    /// <summary>Candidate critical points of the derivative, then merging of insignificant stages.</summary>
+    private static List<Cut> FindBoundaries(double[] grid, double[] f, double[] d, Matrix<double> cov, StageDetectionOptions options)
+    {
+        int g = grid.Length;
+        var cuts = new List<Cut>();
+        // Sign changes of the derivative: the grid point with the smaller |d| of the two around the zero.
+        for (int i = 1; i < g; i++)
+        {
+            if (Math.Sign(d[i]) != Math.Sign(d[i - 1]) && d[i] != 0 && d[i - 1] != 0)
+            {
+                cuts.Add(new Cut(Math.Abs(d[i]) < Math.Abs(d[i - 1]) ? i : i - 1, BoundaryKind.Extremum));
+            }
+        }
+        // Plateaus: interior local minima of |d| that stay on one side of zero and sit well below both neighbouring peaks.
+        for (int i = 1; i + 1 < g; i++)
+        {
+            double a = Math.Abs(d[i]);
+            if (!(a <= Math.Abs(d[i - 1]) && a < Math.Abs(d[i + 1])))
+            {
+                continue;
+            }
+            int sign = Math.Sign(d[i]);
+            double left = PeakWithinSign(d, i, -1, sign), right = PeakWithinSign(d, i, +1, sign);
+            if (a < options.PlateauFraction * Math.Min(left, right))
+            {
+                cuts.Add(new Cut(i, BoundaryKind.Plateau));
+            }
+        }
+        cuts.Sort((p, q) => p.Index.CompareTo(q.Index));
+        cuts = [.. cuts.Where((c, k) => k == 0 || c.Index != cuts[k - 1].Index)];
+
+        // Merge the least significant stage until every stage is significant.
+        while (cuts.Count > 0)
+        {
+            int[] ends = [0, .. cuts.Select(c => c.Index), g - 1];
+            int stages = ends.Length - 1;
+            double[] delta = new double[stages], z = new double[stages];
+            for (int s = 0; s < stages; s++)
+            {
+                int i0 = ends[s], i1 = ends[s + 1];
+                delta[s] = f[i1] - f[i0];
+                double var = cov[i1, i1] + cov[i0, i0] - (2 * cov[i0, i1]);
+                z[s] = Math.Abs(delta[s]) / Math.Sqrt(Math.Max(var, 1e-300));
+            }
+            double maxDelta = delta.Max(Math.Abs);
+            int worst = -1;
+            for (int s = 0; s < stages; s++)
+            {
+                bool weak = z[s] < options.MinStageSignificance || Math.Abs(delta[s]) < options.MinStageFraction * maxDelta;
+                if (weak && (worst < 0 || Math.Abs(delta[s]) < Math.Abs(delta[worst])))
+                {
+                    worst = s;
+                }
+            }
+            if (worst < 0)
+            {
+                break;
+            }
+            if (worst == 0)
+            {
+                cuts.RemoveAt(0);
+            }
+            else if (worst == stages - 1)
+            {
+                cuts.RemoveAt(cuts.Count - 1);
+            }
+            else
+            {
+                // Interior: the stage's two boundaries become one, at its flattest point.
+                int i0 = ends[worst], i1 = ends[worst + 1];
+                int flat = i0;
+                for (int i = i0; i <= i1; i++)
+                {
+                    if (Math.Abs(d[i]) < Math.Abs(d[flat]))
+                    {
+                        flat = i;
+                    }
+                }
+                var kind = Math.Sign(delta[worst - 1]) == Math.Sign(delta[worst + 1]) ? BoundaryKind.Plateau : BoundaryKind.Extremum;
+                cuts.RemoveAt(worst);
+                cuts[worst - 1] = new Cut(flat, kind);
+            }
+        }
+        return cuts;
+    }
+
+    /// <summary>The largest |d| reached from index i in one direction before the derivative changes sign.</summary>
+    private static double PeakWithinSign(double[] d, int i, int direction, int sign)
+    {
+        double peak = 0;
+        for (int j = i; j >= 0 && j < d.Length && (sign == 0 || Math.Sign(d[j]) == sign); j += direction)
+        {
+            peak = Math.Max(peak, Math.Abs(d[j]));
+        }
+        return peak;
+    }
+
+    private static List<(double[] F, double[] D)> PosteriorDraws(double[] f, double[] d, Matrix<double> cov, int count, ulong seed)
+    {
+        int g = f.Length;
+        var result = new List<(double[], double[])>(count);
+        if (count <= 0)
+        {
+            return result;
+        }
+        // Posterior covariances of a smooth GP are numerically rank-deficient: a small diagonal jitter, relative to
+        // the largest variance, keeps the Cholesky factorisation defined without visibly changing the draws.
+        double scale = 0;
+        for (int i = 0; i < 2 * g; i++)
+        {
+            scale = Math.Max(scale, cov[i, i]);
+        }
+        Matrix<double> lower = null!;
+        for (double jitter = 1e-10; ; jitter *= 10)
+        {
+            try
+            {
+                lower = (cov + (Matrix<double>.Build.DenseIdentity(2 * g) * (jitter * scale))).Cholesky().Factor;
+                break;
+            }
+            catch (ArgumentException) when (jitter < 1e-2)
+            {
+            }
+        }
+        var rng = new Rng(seed);
+        var z = Vector<double>.Build.Dense(2 * g);
+        for (int m = 0; m < count; m++)
+        {
+            for (int i = 0; i < 2 * g; i++)
+            {
+                z[i] = rng.NextGaussian();
+            }
+            var sample = lower * z;
+            double[] fd = new double[g], dd = new double[g];
+            for (int i = 0; i < g; i++)
+            {
+                fd[i] = f[i] + sample[i];
+                dd[i] = d[i] + sample[g + i];
+            }
+            result.Add((fd, dd));
+        }
+        return result;
+    }
+
+    private static double Interpolate(double[] x, double[] y, double at)
+    {
+        if (at <= x[0])
+        {
+            return y[0];
+        }
+        if (at >= x[^1])
+        {
+            return y[^1];
+        }
+        int hi = Array.BinarySearch(x, at);
+        if (hi >= 0)
+        {
+            return y[hi];
+        }
+        hi = ~hi;
+        int lo = hi - 1;
+        double w = (at - x[lo]) / (x[hi] - x[lo]);
+        return y[lo] + (w * (y[hi] - y[lo]));
+    }
+}

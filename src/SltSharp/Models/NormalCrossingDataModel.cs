@@ -23,6 +23,8 @@ public sealed class NormalCrossingDataModel<T> : IReplicableChainedLoss<T>
     private readonly int[] _powers;
     private readonly T[] _x;
     private readonly T[] _y;
+    private readonly int[] _identity;
+    private readonly T _fullSxx, _fullSxy, _fullSyy;
 
     /// <summary>Creates the model over the given data (x and y of equal length n ≥ 1).</summary>
     public NormalCrossingDataModel(ReadOnlySpan<int> powers, T[] x, T[] y)
@@ -58,6 +60,16 @@ public sealed class NormalCrossingDataModel<T> : IReplicableChainedLoss<T>
         Sxx = sxx / x.Length;
         Sxy = sxy / x.Length;
         Syy = syy / x.Length;
+        _identity = Enumerable.Range(0, x.Length).ToArray();
+        T fx = T.Zero, fy = T.Zero, fz = T.Zero;
+        for (int i = 0; i < x.Length; i++)
+        {
+            fx += x[i] * x[i];
+            fy += x[i] * y[i];
+            fz += y[i] * y[i];
+        }
+        T invN = T.One / T.CreateTruncating(x.Length);
+        (_fullSxx, _fullSxy, _fullSyy) = (fx * invN, fy * invN, fz * invN);
     }
 
     /// <summary>
@@ -114,18 +126,28 @@ public sealed class NormalCrossingDataModel<T> : IReplicableChainedLoss<T>
             {
                 f *= Pow(w[j], _powers[j]);
             }
-            // The batch enters through three sums, so the per-sample loss (y − x·f)² need not be formed.
-            T sxx = T.Zero, sxy = T.Zero, syy = T.Zero;
-            foreach (int i in batch.Slice(c * m, m))
+            // The batch enters through three sums, so the per-sample loss (y − x·f)² need not be formed. The full dataset
+            // in order (what full-batch samplers pass) reuses sums precomputed in the same order, so both paths agree bitwise.
+            var chainBatch = batch.Slice(c * m, m);
+            T sxx, sxy, syy;
+            if (m == _x.Length && chainBatch.SequenceEqual(_identity))
             {
-                T xi = _x[i], yi = _y[i];
-                sxx += xi * xi;
-                sxy += xi * yi;
-                syy += yi * yi;
+                (sxx, sxy, syy) = (_fullSxx, _fullSxy, _fullSyy);
             }
-            sxx *= invM;
-            sxy *= invM;
-            syy *= invM;
+            else
+            {
+                (sxx, sxy, syy) = (T.Zero, T.Zero, T.Zero);
+                foreach (int i in chainBatch)
+                {
+                    T xi = _x[i], yi = _y[i];
+                    sxx += xi * xi;
+                    sxy += xi * yi;
+                    syy += yi * yi;
+                }
+                sxx *= invM;
+                sxy *= invM;
+                syy *= invM;
+            }
             T two = T.CreateTruncating(2);
             losses[c] = syy - (two * f * sxy) + (f * f * sxx);
             if (gradients.IsEmpty)

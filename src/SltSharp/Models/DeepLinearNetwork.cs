@@ -65,8 +65,8 @@ public sealed class DeepLinearNetwork<T> : IReplicableChainedLoss<T>
     }
 
     /// <summary>
-    /// A teacher–student task as in Lau et al.: a teacher with product rank <paramref name="rank"/> (W_1 = U·V with inner
-    /// dimension r, the other layers full-rank, entries N(0, 1/fan-in)), inputs x ~ U[−<paramref name="inputRange"/>,
+    /// A teacher–student task as in Lau et al.: a teacher whose every layer has rank <paramref name="rank"/>
+    /// (W_l = U_l·V_l, U_l entries N(0, 1/r), V_l entries N(0, 1/fan-in); all zero when r = 0), inputs x ~ U[−<paramref name="inputRange"/>,
     /// +<paramref name="inputRange"/>]^{H_1}, noiseless targets y = teacher(x). Returns the student model and the teacher
     /// parameters, which are a global minimum (L_n = 0) and the natural w*.
     /// </summary>
@@ -85,24 +85,25 @@ public sealed class DeepLinearNetwork<T> : IReplicableChainedLoss<T>
             p += widths[l] * widths[l + 1];
         }
         var teacher = new T[p];
-        // W_1 = U·V with U (H_2×r) and V (r×H_1): rank r.
-        int h1 = widths[0], h2 = widths[1];
-        var u = new T[Math.Max(1, h2 * rank)];
-        var v = new T[Math.Max(1, rank * h1)];
-        if (rank > 0)
+        // Every layer W_l = U_l·V_l with inner dimension r, so every layer (and generically the product) has rank r.
+        // This is the deepest point of the set of true parameters, where the local learning coefficient equals the
+        // global one (Aoyagi's λ); a teacher with only one reduced layer sits at a less singular point.
+        int offset = 0;
+        for (int l = 0; l < layers; l++)
         {
-            teacherRng.FillGaussian(u.AsSpan(0, h2 * rank), T.CreateTruncating(1.0 / Math.Sqrt(rank)));
-            teacherRng.FillGaussian(v.AsSpan(0, rank * h1), T.CreateTruncating(1.0 / Math.Sqrt(h1)));
-            Gemm.Multiply(false, false, h2, h1, rank, T.One, u, rank, v, h1, T.Zero, teacher.AsSpan(0, h1 * h2), h1);
-        }
-        int offset = h1 * h2;
-        for (int l = 1; l < layers; l++)
-        {
-            int size = widths[l] * widths[l + 1];
-            teacherRng.FillGaussian(teacher.AsSpan(offset, size), T.CreateTruncating(1.0 / Math.Sqrt(widths[l])));
-            offset += size;
+            int hin = widths[l], hout = widths[l + 1];
+            if (rank > 0)
+            {
+                var u = new T[hout * rank];
+                var v = new T[rank * hin];
+                teacherRng.FillGaussian(u.AsSpan(), T.CreateTruncating(1.0 / Math.Sqrt(rank)));
+                teacherRng.FillGaussian(v.AsSpan(), T.CreateTruncating(1.0 / Math.Sqrt(hin)));
+                Gemm.Multiply(false, false, hout, hin, rank, T.One, u, rank, v, hin, T.Zero, teacher.AsSpan(offset, hin * hout), hin);
+            }
+            offset += hin * hout;
         }
 
+        int h1 = widths[0];
         var x = new T[n * h1];
         new Rng(seed, 1).FillUniform(x.AsSpan(), T.CreateTruncating(-inputRange), T.CreateTruncating(inputRange));
         // y = x·W_1ᵀ·…·W_Lᵀ, row by row of X at once.

@@ -262,6 +262,32 @@ public class SamplerTests
         Assert.True(Math.Abs(large - malaLarge) < 0.15, $"SGLD pseudo-MALA {large} vs MALA {malaLarge}");
     }
 
+    [Fact]
+    public void StepsAllocateNothingAfterWarmUp()
+    {
+        var (model, teacher) = DeepLinearNetwork<double>.CreateTeacherTask([6, 5, 4], 2, 64, 1, 1.0);
+        foreach (ISampler<double> sampler in new ISampler<double>[]
+                 {
+                     new Sgld<double>(new LocalizedPosterior(10, 1), 1e-5, boxRadius: 1.0),
+                     new PreconditionedSgld<double>(new LocalizedPosterior(10, 1), 1e-5),
+                     new Sgnht<double>(new LocalizedPosterior(10, 1), 1e-4),
+                     new Mala<double>(new LocalizedPosterior(10, 1), 1e-5),
+                 })
+        {
+            var state = sampler.Init(teacher, [new Rng(1, 0), new Rng(1, 1), new Rng(1, 2)]);
+            var info = new StepInfo[3];
+            var batch = Enumerable.Range(0, 3 * 16).Select(i => i % 64).ToArray();
+            sampler.Step(state, model, batch, info);
+            sampler.Step(state, model, batch, info);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int t = 0; t < 100; t++)
+            {
+                sampler.Step(state, model, batch, info);
+            }
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
+
     [Theory]
     [InlineData(0.0, 10.0, 1.0)]
     [InlineData(-1e-3, 10.0, 1.0)]

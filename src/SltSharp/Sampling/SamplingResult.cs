@@ -1,0 +1,88 @@
+namespace SltSharp.Sampling;
+
+/// <summary>What the chain driver collected: per-chain traces of the kept draws and the fate of every chain.</summary>
+public sealed class SamplingResult
+{
+    internal SamplingResult(int chains, int draws)
+    {
+        Losses = new double[chains][];
+        Acceptances = new double[chains][];
+        Distances = new double[chains][];
+        GradientNorms = new double[chains][];
+        for (int c = 0; c < chains; c++)
+        {
+            Losses[c] = new double[draws];
+            Acceptances[c] = new double[draws];
+            Distances[c] = new double[draws];
+            GradientNorms[c] = new double[draws];
+        }
+        DrawsCompleted = new int[chains];
+        Diverged = new bool[chains];
+        DivergenceMessages = new string?[chains];
+    }
+
+    /// <summary>Loss of each kept draw, [chain][draw]; a diverged chain's array holds only its completed draws.</summary>
+    public double[][] Losses { get; }
+
+    /// <summary>The sampler's acceptance estimate at each kept draw (NaN where undefined).</summary>
+    public double[][] Acceptances { get; }
+
+    /// <summary>||w − w*|| after each kept draw's step.</summary>
+    public double[][] Distances { get; }
+
+    /// <summary>||∇L_B|| at each kept draw.</summary>
+    public double[][] GradientNorms { get; }
+
+    /// <summary>Draws each chain completed (the requested number unless it diverged).</summary>
+    public int[] DrawsCompleted { get; }
+
+    /// <summary>True for chains stopped as diverged.</summary>
+    public bool[] Diverged { get; }
+
+    /// <summary>For each diverged chain, a message naming the chain, the draw and step, and the reason.</summary>
+    public string?[] DivergenceMessages { get; }
+
+    /// <summary>Chains that did not diverge.</summary>
+    public int SurvivingChains => Diverged.Count(d => !d);
+
+    /// <summary>Chain-steps taken in total (all chains, burn-in included).</summary>
+    public long TotalSteps => Interlocked.Read(ref TotalStepsField);
+
+    internal long TotalStepsField;
+
+    /// <summary>Wall-clock time of the sampling loop.</summary>
+    public TimeSpan Elapsed { get; internal set; }
+
+    /// <summary>Chain-steps per second, summed over chains.</summary>
+    public double StepsPerSecond => TotalSteps / Math.Max(Elapsed.TotalSeconds, 1e-9);
+
+    internal void Truncate(int chain)
+    {
+        int k = DrawsCompleted[chain];
+        Losses[chain] = Losses[chain][..k];
+        Acceptances[chain] = Acceptances[chain][..k];
+        Distances[chain] = Distances[chain][..k];
+        GradientNorms[chain] = GradientNorms[chain][..k];
+    }
+}
+
+/// <summary>Thrown when every chain diverged, so there is nothing to estimate from.</summary>
+public sealed class SamplingDivergedException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public SamplingDivergedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public SamplingDivergedException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public SamplingDivergedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,1 +1,3 @@
-Console.WriteLine("slt");
+using SltSharp.Cli;
+
+return await SltApp.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);

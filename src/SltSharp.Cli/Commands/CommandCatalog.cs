@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace SltSharp.Cli.Commands;
+
+/// <summary>The list of <c>slt</c> subcommands, in the order help shows them.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> Build(CliContext context)
+    {
+        yield return InfoCommand.Build(context);
+    }
+}

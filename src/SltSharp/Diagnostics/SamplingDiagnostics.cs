@@ -177,7 +177,7 @@ public sealed record SamplingDiagnostics
         }
         else if (bulk < DiagnosticThresholds.EssPerChainWarn * chains)
         {
-            Raise(Verdict.Warn, $"Bulk ESS {bulk:F0} is below {DiagnosticThresholds.EssPerChainWarn:F0} per chain; the standard error is rough. Draw more or thin less.");
+            Raise(Verdict.Warn, $"Bulk ESS {bulk:F0} ({bulk / chains:F0} per chain) is below {DiagnosticThresholds.EssPerChainWarn:F0} per chain; the standard error is rough. Draw more or thin less.");
         }
         if (!double.IsNaN(acceptance))
         {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the native dependencies SltSharp uses when present: OpenBLAS (fast GEMM).
+# Installs the native dependencies SltSharp uses when present: OpenBLAS (fast GEMM), numpy (interop tests), and via
+# install-browser-deps.sh Chromium and npm (HTML report plots and their browser test).
 # Safe to run repeatedly; does nothing when everything is installed; never fails the caller if apt is unavailable.
 set -u
 need=()
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need+=(libopenblas0-pthread)
 command -v bc >/dev/null 2>&1 || need+=(bc)
+/usr/bin/python3 -c "import numpy" >/dev/null 2>&1 || need+=(python3-numpy)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null 2>&1 || true
@@ -13,4 +15,5 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "install-deps: missing ${need[*]} (run as root with apt-get to install); continuing without" >&2
   fi
 fi
+bash "$(dirname "$0")/install-browser-deps.sh"
 exit 0

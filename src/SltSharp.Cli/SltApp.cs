@@ -31,7 +31,17 @@ public static class SltApp
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
         try
         {
-            return await root.Parse(args).InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+            {
+                foreach (var parseError in parse.Errors)
+                {
+                    await error.WriteLineAsync($"error: {parseError.Message}").ConfigureAwait(false);
+                }
+                await error.WriteLineAsync("Run 'slt --help' or 'slt <command> --help' for the options.").ConfigureAwait(false);
+                return ExitBadInput;
+            }
+            return await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
         }
         catch (CliUsageException ex)
         {

@@ -51,7 +51,7 @@ internal static class LlcCommand
         command.SetAction(parse =>
         {
             string modelName = parse.GetValue(model)!;
-            var defaults = modelName == "dln" ? DeepLinearDefaults : NormalCrossingDefaults;
+            var defaults = modelName == "dln" ? BuiltinModels.DeepLinearDefaults : BuiltinModels.NormalCrossingDefaults;
             int sampleCount = parse.GetValue(n) ?? defaults.N;
             int batch = parse.GetValue(batchSize) ?? defaults.BatchSize;
             if (batch > sampleCount)
@@ -60,8 +60,8 @@ internal static class LlcCommand
             }
             var setup = modelName switch
             {
-                "dln" => DeepLinearSetup(parse.GetValue(widths)!, parse.GetValue(rank), sampleCount, parse.GetValue(seed)),
-                _ => NormalCrossingSetup(parse.GetValue(powers)!, sampleCount, parse.GetValue(seed)),
+                "dln" => BuiltinModels.DeepLinear(parse.GetValue(widths)!, parse.GetValue(rank), sampleCount, parse.GetValue(seed)),
+                _ => BuiltinModels.NormalCrossing(parse.GetValue(powers)!, sampleCount, parse.GetValue(seed)),
             };
             string samplerName = parse.GetValue(sampler)!;
             var options = new LlcOptions
@@ -100,53 +100,9 @@ internal static class LlcCommand
         return command;
     }
 
-    /// <summary>Per-model defaults, chosen so that the default run ends with an ok verdict within seconds.</summary>
-    internal sealed record ModelDefaults(int N, int BatchSize, int Burnin, int Draws, int Thinning);
-
-    // DLN: Lau et al.'s setting scaled down (n = 1e4, batch 100); 5000 burn-in steps were needed for R-hat < 1.03
-    // at 10×20×10. Normal crossing: n = 1000 is small, so full-batch gradients remove minibatch noise, which
-    // otherwise dominates the pseudo-MALA acceptance and the estimate at this tiny λ.
-    internal static readonly ModelDefaults DeepLinearDefaults = new(10_000, 100, 5_000, 5_000, 5);
-    internal static readonly ModelDefaults NormalCrossingDefaults = new(1_000, 0, 5_000, 5_000, 5);
-
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>What the command needs to know about a built-in model.</summary>
-    internal sealed record ModelSetup(
-        string Description, IChainedLoss<double> Loss, double[] WStar, LearningCoefficient? Exact, double DefaultStepSize,
-        Func<double, double, double>? ExactAtTemperature);
-
-    internal static ModelSetup DeepLinearSetup(int[] widths, int rank, int n, ulong seed)
-    {
-        if (widths.Length < 2)
-        {
-            throw new CliUsageException($"--widths needs at least two widths (input and output), e.g. --widths 10,20,10; got {widths.Length}.");
-        }
-        if (rank > widths.Min())
-        {
-            throw new CliUsageException($"--rank {rank} exceeds the narrowest layer ({widths.Min()}); the teacher's product can have rank at most {widths.Min()}.");
-        }
-        var (loss, teacher) = DeepLinearNetwork<double>.CreateTeacherTask(widths, rank, n, seed);
-        // Inputs are U[-10,10] (variance 100/3), so nβ·L is large: small steps keep SGLD's discretisation bias low
-        // (tests/SltSharp.Tests/Estimators/DeepLinearNetworkLlcTests.cs measured 5e-7 to 4e-6 as reliable).
-        double step = rank == 0 ? 4e-6 : 5e-7;
-        return new ModelSetup($"deep linear network {string.Join("×", widths)}, teacher rank {rank}", loss, teacher,
-            LearningCoefficients.DeepLinearNetwork(widths, rank), step, null);
-    }
-
-    internal static ModelSetup NormalCrossingSetup(int[] powers, int n, ulong seed)
-    {
-        if (powers.All(p => p == 0))
-        {
-            throw new CliUsageException("--powers needs at least one positive power, e.g. --powers 1,2.");
-        }
-        var loss = NormalCrossingDataModel<double>.CreateReferenceData(powers, n, seed);
-        return new ModelSetup($"normal crossing y = x·Π w_i^p_i, powers ({string.Join(",", powers)})", loss, new double[powers.Length],
-            LearningCoefficients.NormalCrossing(powers), 1e-3,
-            (nBeta, gamma) => NormalCrossingExact.DataModelLlc(powers, loss.Sxx, loss.Sxy, nBeta, gamma));
-    }
-
-    private static LlcResult RunWithProgress(ModelSetup setup, LlcOptions options)
+    private static LlcResult RunWithProgress(BuiltinModel setup, LlcOptions options)
     {
         LlcResult? result = null;
         AnsiConsole.Progress()
@@ -167,7 +123,7 @@ internal static class LlcCommand
         return result!;
     }
 
-    private static JsonObject ToJson(string modelName, ModelSetup setup, LlcOptions options, LlcResult r, double? finiteTemperature) => new()
+    private static JsonObject ToJson(string modelName, BuiltinModel setup, LlcOptions options, LlcResult r, double? finiteTemperature) => new()
     {
         ["model"] = modelName,
         ["description"] = setup.Description,
@@ -205,7 +161,7 @@ internal static class LlcCommand
 
     private static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
-    private static void WriteHuman(TextWriter o, string modelName, ModelSetup setup, LlcOptions options, LlcResult r, double? finiteTemperature)
+    private static void WriteHuman(TextWriter o, string modelName, BuiltinModel setup, LlcOptions options, LlcResult r, double? finiteTemperature)
     {
         o.WriteLine($"model      {setup.Description} ({setup.Loss.ParameterCount} parameters, n = {setup.Loss.SampleCount})");
         o.WriteLine($"sampler    {r.SamplerName}: ε = {options.StepSize:G3}, nβ = {r.NBeta:G4}, γ = {options.Localization:G3}, {options.Chains} chains × {options.Draws} draws (burn-in {options.Burnin}, thinning {options.Thinning}), batch {(options.BatchSize?.ToString() ?? "full")}");

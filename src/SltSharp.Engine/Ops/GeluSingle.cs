@@ -25,6 +25,14 @@ internal static class GeluSingle
     public static void Forward(ReadOnlySpan<float> x, Span<float> y)
     {
         int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var v = Vector512.Create(x.Slice(i, Vector512<float>.Count));
+                (Cdf(v) * v).CopyTo(y.Slice(i, Vector512<float>.Count));
+            }
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
@@ -43,6 +51,17 @@ internal static class GeluSingle
     public static void BackwardAccumulate(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> gx)
     {
         int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var v = Vector512.Create(x.Slice(i, Vector512<float>.Count));
+                var pdf = Vector512.Exp(v * v * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi);
+                var d = Cdf(v) + (v * pdf);
+                var target = gx.Slice(i, Vector512<float>.Count);
+                (Vector512.Create(target) + (Vector512.Create(g.Slice(i, Vector512<float>.Count)) * d)).CopyTo(target);
+            }
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
@@ -60,6 +79,26 @@ internal static class GeluSingle
             float pdf = MathF.Exp(-0.5f * v * v) * InvSqrt2Pi;
             gx[i] += g[i] * (Cdf(v) + (v * pdf));
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Cdf(Vector512<float> x)
+    {
+        var z = Vector512.Abs(x) * Vector512.Create(InvSqrt2);
+        var one = Vector512<float>.One;
+        var t = one / (one + (z * Vector512.Create(0.5f)));
+        var p = Vector512.Create(C9);
+        p = (p * t) + Vector512.Create(C8);
+        p = (p * t) + Vector512.Create(C7);
+        p = (p * t) + Vector512.Create(C6);
+        p = (p * t) + Vector512.Create(C5);
+        p = (p * t) + Vector512.Create(C4);
+        p = (p * t) + Vector512.Create(C3);
+        p = (p * t) + Vector512.Create(C2);
+        p = (p * t) + Vector512.Create(C1);
+        p = (p * t) + Vector512.Create(C0);
+        var halfErfc = Vector512.Create(0.5f) * t * Vector512.Exp(p - (z * z));
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), halfErfc, one - halfErfc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

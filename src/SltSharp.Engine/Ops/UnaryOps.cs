@@ -143,13 +143,7 @@ public static class UnaryOps
                     }
                     break;
                 case Kind.Relu:
-                    for (int i = 0; i < gx.Length; i++)
-                    {
-                        if (x[i] > T.Zero)
-                        {
-                            gx[i] += g[i];
-                        }
-                    }
+                    ReluBackward.Accumulate(x, g, gx);
                     break;
                 case Kind.Square:
                     for (int i = 0; i < gx.Length; i++)

@@ -8,6 +8,9 @@ switch (args.FirstOrDefault())
     case "gemm-table":
         GemmTable.Run(args[1..]);
         break;
+    case "training-table":
+        TrainingTable.Run(args[1..]);
+        break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(GemmBenchmarks).Assembly).Run(args);
         break;

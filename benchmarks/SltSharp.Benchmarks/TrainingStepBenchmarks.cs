@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using SltSharp.Engine.Autodiff;
 using SltSharp.Engine.Layers;
+using SltSharp.Engine.Linalg;
 using SltSharp.Engine.Ops;
 using SltSharp.Engine.Optim;
 using SltSharp.Engine.Random;
@@ -11,6 +12,11 @@ namespace SltSharp.Benchmarks;
 /// One training step (forward + backward + optimizer) of three reference models, in float. The same steps are timed in
 /// PyTorch by benchmarks/compare/torch_training_step.py. Each step allocates nothing (see the memory columns).
 /// </summary>
+/// <remarks>
+/// <see cref="BlasThreads"/> sets OpenBLAS's thread count (1 and 2, matching `torch_training_step.py 1` and `2`;
+/// ignored when OpenBLAS is absent). One thread is the setting for parallel chains, where each chain's worker owns a
+/// core; all managed code runs on the calling thread either way.
+/// </remarks>
 [MemoryDiagnoser]
 public class TrainingStepBenchmarks
 {
@@ -26,10 +32,23 @@ public class TrainingStepBenchmarks
     private int[] _targets = [];
     private int _batch, _inputs, _outputs;
 
+    /// <summary>OpenBLAS threads for the GEMMs it performs.</summary>
+    [Params(1, 2)]
+    public int BlasThreads { get; set; } = 1;
+
+    private void ApplyThreads()
+    {
+        if (OpenBlas.IsAvailable)
+        {
+            OpenBlas.SetNumThreads(BlasThreads);
+        }
+    }
+
     /// <summary>(a) 5 bias-free Linear layers of width 50, batch 100, MSE, SGD.</summary>
     [GlobalSetup(Target = nameof(DeepLinearNetwork))]
     public void SetupDeepLinear()
     {
+        ApplyThreads();
         _dln = Sequential<float>.DeepLinear([50, 50, 50, 50, 50, 50]);
         var set = _dln.Build(1, new Rng(1));
         _optimizer = new Sgd<float>(set, 1e-3);
@@ -52,6 +71,7 @@ public class TrainingStepBenchmarks
     [GlobalSetup(Target = nameof(Mlp))]
     public void SetupMlp()
     {
+        ApplyThreads();
         _mlp = Sequential<float>.Mlp([784, 256, 256, 10]);
         var set = _mlp.Build(1, new Rng(1));
         _optimizer = new Sgd<float>(set, 1e-2, momentum: 0.9);
@@ -74,6 +94,7 @@ public class TrainingStepBenchmarks
     [GlobalSetup(Target = nameof(Transformer))]
     public void SetupTransformer()
     {
+        ApplyThreads();
         _transformer = new DecoderTransformer<float>(vocabulary: 64, contextLength: 16, modelDimension: 64, heads: 4, layers: 2);
         var set = _transformer.Build(1, new Rng(1));
         _optimizer = new AdamW<float>(set, 1e-3);

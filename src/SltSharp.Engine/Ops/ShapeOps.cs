@@ -247,7 +247,26 @@ public static class ShapeOps
                     if (stride0 == 1 && stride1 == 1)
                     {
                         var t = X.AsSpan(xs, length);
-                        TensorPrimitives.Add(t, Out.AsSpan(os, length), t);
+                        var src = Out.AsSpan(os, length);
+                        if (length > 4 * Vector<T>.Count)
+                        {
+                            TensorPrimitives.Add(t, src, t);
+                            return;
+                        }
+                        // Attention's head split leaves runs of head-dimension length (e.g. 16), thousands per step:
+                        // for those TensorPrimitives' per-call setup costs more than the adds.
+                        int i = 0;
+                        if (Vector.IsHardwareAccelerated)
+                        {
+                            for (; i <= length - Vector<T>.Count; i += Vector<T>.Count)
+                            {
+                                (new Vector<T>(t[i..]) + new Vector<T>(src[i..])).CopyTo(t[i..]);
+                            }
+                        }
+                        for (; i < length; i++)
+                        {
+                            t[i] += src[i];
+                        }
                         return;
                     }
                     for (int i = 0; i < length; i++)

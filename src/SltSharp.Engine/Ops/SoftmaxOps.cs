@@ -8,6 +8,9 @@ namespace SltSharp.Engine.Ops;
 /// <summary>Softmax and log-softmax over the last axis (max-shifted, so stable for large logits), and causal masking.</summary>
 public static class SoftmaxOps
 {
+    /// <summary>Rows up to this length take the plain-loop path (see <see cref="Softmax{T}"/>).</summary>
+    private const int ShortRow = 32;
+
     /// <summary>softmax over the last axis.</summary>
     public static Node<T> Softmax<T>(this Tape<T> tape, Node<T> x)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -18,9 +21,43 @@ public static class SoftmaxOps
         int n = x.Dim(-1), rows = x.Length / Math.Max(n, 1);
         ReadOnlySpan<T> xv = x.ValueSpan;
         var y = node.Value;
+        if (n > ShortRow)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                SoftmaxRow(xv.Slice(r * n, n), y.Slice(r * n, n));
+            }
+            return node;
+        }
+        // Short rows (attention over a short context): per-row library calls cost more than the arithmetic, so shift
+        // each row by its max in plain loops, exponentiate the whole tensor in one call, then normalise.
         for (int r = 0; r < rows; r++)
         {
-            SoftmaxRow(xv.Slice(r * n, n), y.Slice(r * n, n));
+            var xr = xv.Slice(r * n, n);
+            var yr = y.Slice(r * n, n);
+            T max = xr[0];
+            for (int i = 1; i < n; i++)
+            {
+                max = T.Max(max, xr[i]);
+            }
+            for (int i = 0; i < n; i++)
+            {
+                yr[i] = xr[i] - max;
+            }
+        }
+        TensorPrimitives.Exp(y, y);
+        for (int r = 0; r < rows; r++)
+        {
+            var yr = y.Slice(r * n, n);
+            T sum = T.Zero;
+            for (int i = 0; i < n; i++)
+            {
+                sum += yr[i];
+            }
+            for (int i = 0; i < n; i++)
+            {
+                yr[i] /= sum;
+            }
         }
         return node;
     }
@@ -108,6 +145,25 @@ public static class SoftmaxOps
             ReadOnlySpan<T> y = node.ValueSpan, g = node.GradSpan;
             var gx = node.A!.GradSpan;
             var t = node.AuxSpan(n);
+            if (n <= ShortRow)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    var yr = y.Slice(r * n, n);
+                    var gr = g.Slice(r * n, n);
+                    var gxr = gx.Slice(r * n, n);
+                    T dot = T.Zero;
+                    for (int i = 0; i < n; i++)
+                    {
+                        dot += gr[i] * yr[i];
+                    }
+                    for (int i = 0; i < n; i++)
+                    {
+                        gxr[i] += yr[i] * (gr[i] - dot);
+                    }
+                }
+                return;
+            }
             for (int r = 0; r < rows; r++)
             {
                 var yr = y.Slice(r * n, n);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using SltSharp.Engine.Autodiff;
 
 namespace SltSharp.Engine.Ops;
@@ -92,6 +93,11 @@ public static class UnaryOps
                 case Kind.Relu: TensorPrimitives.Max(x, T.Zero, y); break;
                 case Kind.Square: TensorPrimitives.Multiply(x, x, y); break;
                 case Kind.Gelu:
+                    if (typeof(T) == typeof(float))
+                    {
+                        GeluSingle.Forward(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(y));
+                        break;
+                    }
                     for (int i = 0; i < x.Length; i++)
                     {
                         double v = double.CreateTruncating(x[i]);
@@ -137,13 +143,7 @@ public static class UnaryOps
                     }
                     break;
                 case Kind.Relu:
-                    for (int i = 0; i < gx.Length; i++)
-                    {
-                        if (x[i] > T.Zero)
-                        {
-                            gx[i] += g[i];
-                        }
-                    }
+                    ReluBackward.Accumulate(x, g, gx);
                     break;
                 case Kind.Square:
                     for (int i = 0; i < gx.Length; i++)
@@ -152,6 +152,11 @@ public static class UnaryOps
                     }
                     break;
                 case Kind.Gelu:
+                    if (typeof(T) == typeof(float))
+                    {
+                        GeluSingle.BackwardAccumulate(MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(g), MemoryMarshal.Cast<T, float>(gx));
+                        break;
+                    }
                     for (int i = 0; i < gx.Length; i++)
                     {
                         double v = double.CreateTruncating(x[i]);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using SltSharp.Engine.Layers;
 
 namespace SltSharp.Engine.Optim;
@@ -67,20 +68,57 @@ public class Adam<T> : Optimizer<T>
         T decay = T.CreateTruncating(1 - (LearningRate * WeightDecay));
         var m = _m.AsSpan();
         var v = _v.AsSpan();
-        for (int i = 0; i < parameters.Length; i++)
+        // Hoisted flags; the vector loop repeats the scalar loop's arithmetic in the same order (no fused
+        // multiply-add), so results are bit-identical to it.
+        bool decoupled = WeightDecay != 0 && DecoupledWeightDecay, coupled = WeightDecay != 0 && !DecoupledWeightDecay;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vb1 = new Vector<T>(b1);
+            var vb2 = new Vector<T>(b2);
+            var v1b1 = new Vector<T>(oneMinusB1);
+            var v1b2 = new Vector<T>(oneMinusB2);
+            var vstep = new Vector<T>(stepSize);
+            var vsqrt = new Vector<T>(sqrtBc2);
+            var veps = new Vector<T>(eps);
+            var vwd = new Vector<T>(wd);
+            var vdecay = new Vector<T>(decay);
+            var pv = MemoryMarshal.Cast<T, Vector<T>>(parameters);
+            var gv = MemoryMarshal.Cast<T, Vector<T>>(gradients);
+            var mv = MemoryMarshal.Cast<T, Vector<T>>(m);
+            var vv = MemoryMarshal.Cast<T, Vector<T>>(v);
+            for (int j = 0; j < pv.Length; j++)
+            {
+                var p = pv[j];
+                var g = gv[j];
+                if (decoupled)
+                {
+                    p *= vdecay;
+                }
+                else if (coupled)
+                {
+                    g += vwd * p;
+                }
+                var mj = (vb1 * mv[j]) + (v1b1 * g);
+                var vj = (vb2 * vv[j]) + (v1b2 * g * g);
+                mv[j] = mj;
+                vv[j] = vj;
+                var denom = (Vector.SquareRoot(vj) / vsqrt) + veps;
+                pv[j] = p - (vstep * mj / denom);
+            }
+            i = pv.Length * Vector<T>.Count;
+        }
+        for (; i < parameters.Length; i++)
         {
             T p = parameters[i];
             T g = gradients[i];
-            if (WeightDecay != 0)
+            if (decoupled)
             {
-                if (DecoupledWeightDecay)
-                {
-                    p *= decay;
-                }
-                else
-                {
-                    g += wd * p;
-                }
+                p *= decay;
+            }
+            else if (coupled)
+            {
+                g += wd * p;
             }
             m[i] = (b1 * m[i]) + (oneMinusB1 * g);
             v[i] = (b2 * v[i]) + (oneMinusB2 * g * g);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using SltSharp.Engine.Layers;
 
 namespace SltSharp.Engine.Optim;
@@ -47,18 +48,47 @@ public sealed class Sgd<T> : Optimizer<T>
         T lr = T.CreateTruncating(LearningRate), wd = T.CreateTruncating(WeightDecay);
         T mu = T.CreateTruncating(Momentum), damp = T.One - T.CreateTruncating(Dampening);
         bool first = step == 1;
+        // Hoisted so the loops carry no per-element property reads; the vector loop does the scalar loop's
+        // arithmetic in the same order (no fused multiply-add), so results are bit-identical to it.
+        bool decay = WeightDecay != 0, momentum = Momentum > 0, nesterov = Nesterov;
         var buf = _momentumBuffer.AsSpan();
-        for (int i = 0; i < parameters.Length; i++)
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vlr = new Vector<T>(lr);
+            var vwd = new Vector<T>(wd);
+            var vmu = new Vector<T>(mu);
+            var vdamp = new Vector<T>(damp);
+            var pv = MemoryMarshal.Cast<T, Vector<T>>(parameters);
+            var gv = MemoryMarshal.Cast<T, Vector<T>>(gradients);
+            var bv = MemoryMarshal.Cast<T, Vector<T>>(buf);
+            for (int j = 0; j < pv.Length; j++)
+            {
+                var g = gv[j];
+                if (decay)
+                {
+                    g += vwd * pv[j];
+                }
+                if (momentum)
+                {
+                    bv[j] = first ? g : (vmu * bv[j]) + (vdamp * g);
+                    g = nesterov ? g + (vmu * bv[j]) : bv[j];
+                }
+                pv[j] -= vlr * g;
+            }
+            i = pv.Length * Vector<T>.Count;
+        }
+        for (; i < parameters.Length; i++)
         {
             T g = gradients[i];
-            if (WeightDecay != 0)
+            if (decay)
             {
                 g += wd * parameters[i];
             }
-            if (Momentum > 0)
+            if (momentum)
             {
                 buf[i] = first ? g : (mu * buf[i]) + (damp * g);
-                g = Nesterov ? g + (mu * buf[i]) : buf[i];
+                g = nesterov ? g + (mu * buf[i]) : buf[i];
             }
             parameters[i] -= lr * g;
         }

@@ -97,21 +97,39 @@ public sealed class MlpBlock<T> : Layer<T>
     public override Node<T> Forward(Tape<T> tape, Node<T> x) => Proj.Forward(tape, ActivationFunction.Forward(tape, Fc.Forward(tape, x)));
 }
 
+/// <summary>Where a transformer block applies its layer norms relative to the residual additions.</summary>
+public enum LayerNormPlacement
+{
+    /// <summary>Pre-LN (GPT-2, nanoGPT): x + attn(ln1(x)), then x + mlp(ln2(x)).</summary>
+    Pre,
+
+    /// <summary>
+    /// Post-LN (the original Transformer, <c>nn.TransformerEncoderLayer(norm_first=False)</c>): ln1(x + attn(x)), then
+    /// ln2(x + mlp(x)).
+    /// </summary>
+    Post,
+}
+
 /// <summary>
-/// A pre-LN transformer block: x + attn(ln1(x)), then x + mlp(ln2(x)). Keys <c>ln1.*</c>, <c>attn.*</c>,
+/// A transformer block, pre-LN by default: x + attn(ln1(x)), then x + mlp(ln2(x)). Keys <c>ln1.*</c>, <c>attn.*</c>,
 /// <c>ln2.*</c>, <c>mlp.*</c> (nanoGPT: ln_1, attn, ln_2, mlp).
 /// </summary>
 public sealed class TransformerBlock<T> : Layer<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Creates the block.</summary>
-    public TransformerBlock(int modelDimension, int heads, int mlpHidden, bool bias = true)
+    public TransformerBlock(int modelDimension, int heads, int mlpHidden, bool bias = true,
+        LayerNormPlacement placement = LayerNormPlacement.Pre, double layerNormEpsilon = NormalizationOps.DefaultLayerNormEpsilon)
     {
-        Ln1 = RegisterModule("ln1", new LayerNorm<T>(modelDimension));
+        Placement = placement;
+        Ln1 = RegisterModule("ln1", new LayerNorm<T>(modelDimension, layerNormEpsilon));
         Attn = RegisterModule("attn", new CausalSelfAttention<T>(modelDimension, heads, bias));
-        Ln2 = RegisterModule("ln2", new LayerNorm<T>(modelDimension));
+        Ln2 = RegisterModule("ln2", new LayerNorm<T>(modelDimension, layerNormEpsilon));
         Mlp = RegisterModule("mlp", new MlpBlock<T>(modelDimension, mlpHidden, bias));
     }
+
+    /// <summary>Pre- or post-LN.</summary>
+    public LayerNormPlacement Placement { get; }
 
     /// <summary>Norm before attention.</summary>
     public LayerNorm<T> Ln1 { get; }
@@ -129,6 +147,11 @@ public sealed class TransformerBlock<T> : Layer<T>
     public override Node<T> Forward(Tape<T> tape, Node<T> x)
     {
         ArgumentNullException.ThrowIfNull(tape);
+        if (Placement == LayerNormPlacement.Post)
+        {
+            x = Ln1.Forward(tape, tape.Add(x, Attn.Forward(tape, x)));
+            return Ln2.Forward(tape, tape.Add(x, Mlp.Forward(tape, x)));
+        }
         x = tape.Add(x, Attn.Forward(tape, Ln1.Forward(tape, x)));
         return tape.Add(x, Mlp.Forward(tape, Ln2.Forward(tape, x)));
     }
@@ -143,7 +166,8 @@ public sealed class TransformerBlock<T> : Layer<T>
 /// nanoGPT mapping: transformer.wte ↔ token_embedding, transformer.wpe ↔ position_embedding, transformer.h.{i} ↔
 /// blocks.{i} (ln_1 ↔ ln1, ln_2 ↔ ln2, attn.c_attn ↔ attn.qkv, attn.c_proj ↔ attn.proj, mlp.c_fc ↔ mlp.fc,
 /// mlp.c_proj ↔ mlp.proj), transformer.ln_f ↔ ln_f, lm_head ↔ unembed (not tied here). Initialisation is PyTorch's
-/// per-module default, not nanoGPT's custom N(0, 0.02).
+/// per-module default, not nanoGPT's custom N(0, 0.02). The final <c>ln_f</c> is present for both layer-norm
+/// placements, so the key set does not depend on the placement.
 /// </remarks>
 public sealed class DecoderTransformer<T> : Module<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -151,8 +175,13 @@ public sealed class DecoderTransformer<T> : Module<T>
     private readonly TransformerBlock<T>[] _blocks;
 
     /// <summary>Creates the model; <paramref name="mlpHidden"/> defaults to 4·D.</summary>
-    public DecoderTransformer(int vocabulary, int contextLength, int modelDimension, int heads, int layers, int mlpHidden = 0, bool unembedBias = false)
+    public DecoderTransformer(int vocabulary, int contextLength, int modelDimension, int heads, int layers, int mlpHidden = 0, bool unembedBias = false,
+        LayerNormPlacement placement = LayerNormPlacement.Pre, double layerNormEpsilon = NormalizationOps.DefaultLayerNormEpsilon)
     {
+        if (!(layerNormEpsilon > 0) || !double.IsFinite(layerNormEpsilon))
+        {
+            throw new ArgumentOutOfRangeException(nameof(layerNormEpsilon), layerNormEpsilon, "The layer-norm epsilon must be a positive finite number (PyTorch's default is 1e-5).");
+        }
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vocabulary);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(contextLength);
         ArgumentOutOfRangeException.ThrowIfNegative(layers);
@@ -166,9 +195,9 @@ public sealed class DecoderTransformer<T> : Module<T>
         _blocks = new TransformerBlock<T>[layers];
         for (int i = 0; i < layers; i++)
         {
-            _blocks[i] = blockList.Add(new TransformerBlock<T>(modelDimension, heads, mlpHidden > 0 ? mlpHidden : 4 * modelDimension));
+            _blocks[i] = blockList.Add(new TransformerBlock<T>(modelDimension, heads, mlpHidden > 0 ? mlpHidden : 4 * modelDimension, bias: true, placement, layerNormEpsilon));
         }
-        LnF = RegisterModule("ln_f", new LayerNorm<T>(modelDimension));
+        LnF = RegisterModule("ln_f", new LayerNorm<T>(modelDimension, layerNormEpsilon));
         Unembed = RegisterModule("unembed", new Linear<T>(modelDimension, vocabulary, unembedBias));
     }
 

@@ -36,8 +36,9 @@ public sealed class EngineChainedLoss<T> : IReplicableChainedLoss<T>
     private readonly Tape<T> _tape = new();
     private readonly int[] _inputShape = new int[3];
     private readonly int[] _targetShape = new int[3];
-    private Layer<T>? _model;
-    private int _modelChains;
+    // One built model per chain count seen, so that alternating counts (e.g. a 1-chain reference loss between C-chain
+    // steps) do not rebuild and reallocate.
+    private readonly Dictionary<int, Layer<T>> _models = [];
 
     /// <summary>
     /// Wraps a model over a dataset of n rows: <paramref name="inputs"/> is n×<paramref name="inputWidth"/> and
@@ -74,9 +75,9 @@ public sealed class EngineChainedLoss<T> : IReplicableChainedLoss<T>
         _targetWidth = targetWidth;
         _lossFunction = lossFunction;
         SampleCount = n;
-        _model = BuildModel(1);
-        _modelChains = 1;
-        ParameterCount = _model.Parameters.CountPerChain;
+        var single = BuildModel(1);
+        _models[1] = single;
+        ParameterCount = single.Parameters.CountPerChain;
     }
 
     /// <inheritdoc />
@@ -87,7 +88,7 @@ public sealed class EngineChainedLoss<T> : IReplicableChainedLoss<T>
 
     /// <summary>The names and per-chain shapes of the parameters, in the order of the flat layout.</summary>
     public IReadOnlyList<(string Name, int[] Shape)> ParameterLayout =>
-        [.. (_model ?? BuildModel(1)).Parameters.Named().Select(p => (p.Name, p.Parameter.Shape.ToArray()))];
+        [.. _models[1].Parameters.Named().Select(p => (p.Name, p.Parameter.Shape.ToArray()))];
 
     /// <inheritdoc />
     public void Evaluate(ReadOnlySpan<T> parameters, int chains, ReadOnlySpan<int> batch, Span<T> losses, Span<T> gradients)
@@ -97,12 +98,12 @@ public sealed class EngineChainedLoss<T> : IReplicableChainedLoss<T>
         {
             throw new ArgumentException("Each chain needs a non-empty batch.", nameof(batch));
         }
-        if (_model is null || _modelChains != chains)
+        if (!_models.TryGetValue(chains, out var model))
         {
-            _model = BuildModel(chains);
-            _modelChains = chains;
+            model = BuildModel(chains);
+            _models[chains] = model;
         }
-        var set = _model.Parameters;
+        var set = model.Parameters;
         set.CopyChainsFrom(parameters);
         _tape.Reset();
         _inputShape[0] = chains;
@@ -113,7 +114,7 @@ public sealed class EngineChainedLoss<T> : IReplicableChainedLoss<T>
         _targetShape[2] = _targetWidth;
         var x = _tape.InputRows(_inputs, _inputWidth, batch, _inputShape);
         var y = _tape.InputRows(_targets, _targetWidth, batch, _targetShape);
-        var loss = _lossFunction(_tape, _model.Forward(_tape, x), y, chains);
+        var loss = _lossFunction(_tape, model.Forward(_tape, x), y, chains);
         if (loss.Length != chains)
         {
             throw new InvalidOperationException($"The loss function must return one loss per chain ([{chains}]); it returned {loss.Length} values.");

@@ -105,11 +105,15 @@ public class EngineChainedLossTests
         var grad = new double[w.Length];
         loss.Evaluate(w, chains, batch, losses, grad);
         loss.Evaluate(w, chains, batch, losses, grad);
+        var single = new double[1];
+        loss.Evaluate(w.AsSpan(0, loss.ParameterCount), 1, batch.AsSpan(0, m), single, []);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int t = 0; t < 50; t++)
         {
             loss.Evaluate(w, chains, batch, losses, grad);
             loss.Evaluate(w, chains, batch, losses, []);
+            // Alternating chain counts reuse each count's model.
+            loss.Evaluate(w.AsSpan(0, loss.ParameterCount), 1, batch.AsSpan(0, m), single, []);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }

@@ -1,4 +1,5 @@
 using SltSharp.Models;
+using SltSharp.Models.Tms;
 using SltSharp.Sampling;
 using SltSharp.Theory;
 
@@ -11,7 +12,7 @@ internal sealed record ModelDefaults(int N, int BatchSize, int Burnin, int Draws
 /// the exact value of the estimator at finite temperature (nβ, γ) where quadrature gives it.</summary>
 internal sealed record BuiltinModel(
     string Description, IChainedLoss<double> Loss, double[] WStar, LearningCoefficient? Exact, double DefaultStepSize,
-    Func<double, double, double>? ExactAtTemperature);
+    Func<double, double, double>? ExactAtTemperature, bool MultiplicityKnown = true, double? DefaultLocalization = null);
 
 /// <summary>The built-in models the commands can sample: their loss, true parameter w*, exact λ and defaults.</summary>
 internal static class BuiltinModels
@@ -51,5 +52,53 @@ internal static class BuiltinModels
         return new BuiltinModel($"normal crossing y = x·Π w_i^p_i, powers ({string.Join(",", powers)})", loss, new double[powers.Length],
             LearningCoefficients.NormalCrossing(powers), 1e-3,
             (nBeta, gamma) => NormalCrossingExact.DataModelLlc(powers, loss.Sxx, loss.Sxy, nBeta, gamma));
+    }
+
+    /// <summary>Critical points <c>--init</c> accepts for the toy model of superposition, with their (k, "+" count).</summary>
+    public static readonly IReadOnlyDictionary<string, (int K, int Plus)> TmsInits = new Dictionary<string, (int, int)>
+    {
+        ["4gon"] = (4, 0),
+        ["5gon"] = (5, 0),
+        ["6gon"] = (6, 0),
+        ["5gon+"] = (5, 1),
+    };
+
+    // TMS: n = 5000 as in Chen et al. Full batch: with minibatches of 500 the gradient noise pulled the pseudo-MALA
+    // acceptance to ≈0.57 even at ε = 1e-4; full batch at ε = 1e-3 gives ≈0.9 and mixes in ~1000 steps. γ = 10: at
+    // γ = 1 the flat directions of the off feature wander far enough for chains to leave the k-gon (negative λ̂), at
+    // γ ≥ 20 the localization pulls λ̂ visibly low (5-gon 6.5 at γ = 20, 4.4 at γ = 100).
+    public static readonly ModelDefaults TmsDefaults = new(5_000, 0, 1_000, 3_000, 1);
+
+    /// <summary>
+    /// Bias given to the features a k-gon leaves off, for sampling (see <see cref="Tms"/>): any negative value gives the same
+    /// loss; at −1 one chain in four still crossed to a positive bias (and out of the k-gon) at γ = 10, at −2 none did.
+    /// </summary>
+    public const double TmsInactiveBias = -2.0;
+
+    /// <summary>The (k, "+") pair of an <c>--init</c> value, or a usage error naming the accepted values.</summary>
+    public static (int K, int Plus) ParseTmsInit(string init) =>
+        TmsInits.TryGetValue(init, out var kp)
+            ? kp
+            : throw new CliUsageException($"--init '{init}' is not a known critical point; use one of {string.Join(", ", TmsInits.Keys)}.");
+
+    /// <summary>
+    /// The toy model of superposition at the exact k-gon critical point named by <paramref name="init"/>, with the
+    /// published λ where Chen et al. give it.
+    /// </summary>
+    /// <remarks>
+    /// Features the k-gon leaves off get a negative bias: at bias 0 the point is critical only one-sidedly (raising the bias
+    /// turns the feature into a "+" and lowers the loss by 1/144), so chains would drift towards the k+-gon. With a
+    /// negative bias the off feature's column and bias are locally flat directions, which is the configuration behind the
+    /// published λ (5-gon: (18 − 1 rotation − 3 flat)/2 = 7).
+    /// </remarks>
+    public static BuiltinModel Tms(string init, int n, ulong seed)
+    {
+        var (k, plus) = ParseTmsInit(init);
+        var point = TmsCriticalPoints.KGon(k, plus, inactiveBias: TmsInactiveBias);
+        var loss = TmsTask.CreateLoss<double>(n, seed);
+        double? lambda = TmsCriticalPoint.PublishedLearningCoefficient(k, plus);
+        return new BuiltinModel($"toy model of superposition 2×6 at the {point.Type} (exact population loss {point.Loss:G6})", loss,
+            TmsTask.Flatten<double>(point.Parameters), lambda is { } l ? new LearningCoefficient(l, 1) : null, 1e-3, null,
+            MultiplicityKnown: false, DefaultLocalization: 10.0);
     }
 }

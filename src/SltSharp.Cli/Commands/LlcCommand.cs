@@ -18,15 +18,17 @@ namespace SltSharp.Cli.Commands;
 internal static class LlcCommand
 {
     /// <summary>Built-in models <c>--model</c> accepts.</summary>
-    public static readonly string[] Models = ["dln", "normal-crossing"];
+    public static readonly string[] Models = ["dln", "normal-crossing", "tms"];
 
     public static Command Build(CliContext context)
     {
-        var model = new Option<string>("--model") { Description = "Built-in model: dln (deep linear network with a reduced-rank teacher) or normal-crossing (y = x·Π w_i^p_i).", DefaultValueFactory = _ => "dln" };
+        var model = new Option<string>("--model") { Description = "Built-in model: dln (deep linear network with a reduced-rank teacher), normal-crossing (y = x·Π w_i^p_i) or tms (toy model of superposition at --init).", DefaultValueFactory = _ => "dln" };
         model.AcceptOnlyFromAmong(Models);
         var widths = OptionParsing.IntList("--widths", "DLN layer widths, input first (e.g. 10,20,10).", () => [10, 20, 10], minimum: 1);
         var rank = OptionParsing.BoundedInt("--rank", "DLN: rank of the teacher's product (every layer of the teacher has this rank).", 2, 0);
         var powers = OptionParsing.IntList("--powers", "normal-crossing: the powers p_i (e.g. 2,3).", () => [1, 2]);
+        var init = new Option<string>("--init") { Description = "tms: the critical point to sample at: 4gon, 5gon, 6gon or 5gon+.", DefaultValueFactory = _ => "5gon" };
+        init.AcceptOnlyFromAmong([.. BuiltinModels.TmsInits.Keys]);
         var seed = new Option<ulong>("--seed") { Description = "Seed of the data and of every chain (chain c uses stream c).", DefaultValueFactory = _ => 0UL };
         var chains = OptionParsing.BoundedInt("--chains", "Independent chains.", 4, 1);
         var draws = OptionParsing.OptionalInt("--draws", "Kept draws per chain after burn-in (default 5000).", 2);
@@ -34,9 +36,9 @@ internal static class LlcCommand
         var thinning = OptionParsing.OptionalInt("--thinning", "Sampler steps per kept draw (default 5).", 1);
         var epsilon = OptionParsing.PositiveDouble("--epsilon", "Step size ε (default: per model, see docs).");
         var nbeta = OptionParsing.PositiveDouble("--nbeta", "Inverse temperature nβ (default n/ln n).");
-        var gamma = new Option<double>("--gamma") { Description = "Localization γ ≥ 0 pulling chains towards w*.", DefaultValueFactory = _ => 1.0 };
-        gamma.Validators.Add(r => { double g = r.GetValueOrDefault<double>(); if (!(g >= 0) || double.IsInfinity(g)) { r.AddError($"--gamma must be a finite number ≥ 0 (got {g})."); } });
-        var n = OptionParsing.OptionalInt("--n", "Number of samples in the dataset (default per model: dln 10000, normal-crossing 1000).", 2);
+        var gamma = new Option<double?>("--gamma") { Description = "Localization γ ≥ 0 pulling chains towards w* (default 1; tms 10)." };
+        gamma.Validators.Add(r => { double? g = r.GetValueOrDefault<double?>(); if (g is { } v && (!(v >= 0) || double.IsInfinity(v))) { r.AddError($"--gamma must be a finite number ≥ 0 (got {v})."); } });
+        var n = OptionParsing.OptionalInt("--n", "Number of samples in the dataset (default per model: dln 10000, normal-crossing 1000, tms 5000).", 2);
         var batchSize = OptionParsing.OptionalInt("--batch-size", "Minibatch size m of the stochastic gradient, 0 for full batch (default per model: dln 100, normal-crossing full).", 0);
         var sampler = new Option<string>("--sampler") { Description = "sgld, psgld (RMSprop-preconditioned), sgnht or mala (full batch, Metropolis-adjusted).", DefaultValueFactory = _ => "sgld" };
         sampler.AcceptOnlyFromAmong("sgld", "psgld", "sgnht", "mala");
@@ -46,12 +48,12 @@ internal static class LlcCommand
 
         var command = new Command("llc", "Estimate the local learning coefficient λ̂ of a built-in model at its true parameter, with diagnostics and a verdict.")
         {
-            model, widths, rank, powers, seed, chains, draws, burnin, thinning, epsilon, nbeta, gamma, n, batchSize, sampler, threads, json, quiet,
+            model, widths, rank, powers, init, seed, chains, draws, burnin, thinning, epsilon, nbeta, gamma, n, batchSize, sampler, threads, json, quiet,
         };
         command.SetAction(parse =>
         {
             string modelName = parse.GetValue(model)!;
-            var defaults = modelName == "dln" ? BuiltinModels.DeepLinearDefaults : BuiltinModels.NormalCrossingDefaults;
+            var defaults = modelName switch { "dln" => BuiltinModels.DeepLinearDefaults, "tms" => BuiltinModels.TmsDefaults, _ => BuiltinModels.NormalCrossingDefaults };
             int sampleCount = parse.GetValue(n) ?? defaults.N;
             int batch = parse.GetValue(batchSize) ?? defaults.BatchSize;
             if (batch > sampleCount)
@@ -61,6 +63,7 @@ internal static class LlcCommand
             var setup = modelName switch
             {
                 "dln" => BuiltinModels.DeepLinear(parse.GetValue(widths)!, parse.GetValue(rank), sampleCount, parse.GetValue(seed)),
+                "tms" => BuiltinModels.Tms(parse.GetValue(init)!, sampleCount, parse.GetValue(seed)),
                 _ => BuiltinModels.NormalCrossing(parse.GetValue(powers)!, sampleCount, parse.GetValue(seed)),
             };
             string samplerName = parse.GetValue(sampler)!;
@@ -69,7 +72,7 @@ internal static class LlcCommand
                 Sampler = samplerName switch { "psgld" => SamplerKind.PreconditionedSgld, "sgnht" => SamplerKind.Sgnht, "mala" => SamplerKind.Mala, _ => SamplerKind.Sgld },
                 StepSize = parse.GetValue(epsilon) ?? setup.DefaultStepSize,
                 NBeta = parse.GetValue(nbeta),
-                Localization = parse.GetValue(gamma),
+                Localization = parse.GetValue(gamma) ?? setup.DefaultLocalization ?? 1.0,
                 Chains = parse.GetValue(chains),
                 Draws = parse.GetValue(draws) ?? defaults.Draws,
                 Burnin = parse.GetValue(burnin) ?? defaults.Burnin,
@@ -131,7 +134,7 @@ internal static class LlcCommand
         ["llc_se"] = Finite(r.StandardError),
         ["llc_mcse"] = Finite(r.MonteCarloStandardError),
         ["exact_lambda"] = setup.Exact is { } e ? e.Lambda : null,
-        ["exact_multiplicity"] = setup.Exact is { } m ? m.Multiplicity : null,
+        ["exact_multiplicity"] = setup.Exact is { } m && setup.MultiplicityKnown ? m.Multiplicity : null,
         ["exact_finite_temperature"] = finiteTemperature,
         ["verdict"] = r.Verdict.ToString().ToLowerInvariant(),
         ["reasons"] = new JsonArray([.. r.Diagnostics.Reasons.Select(s => (JsonNode?)JsonValue.Create(s))]),
@@ -169,7 +172,7 @@ internal static class LlcCommand
         o.WriteLine($"per chain  {string.Join("  ", r.ChainEstimates.Select(v => v.ToString("F3")))}");
         if (setup.Exact is { } exact)
         {
-            o.WriteLine($"exact λ    {exact.Lambda:G6} (multiplicity {exact.Multiplicity}; asymptotic value as n → ∞)");
+            o.WriteLine($"exact λ    {exact.Lambda:G6} ({(setup.MultiplicityKnown ? $"multiplicity {exact.Multiplicity}; " : "")}asymptotic value as n → ∞)");
         }
         if (finiteTemperature is { } ft)
         {

@@ -1,0 +1,107 @@
+using System.Text.Json;
+using SltSharp.Cli;
+
+namespace SltSharp.Cli.Tests.Commands;
+
+/// <summary><c>slt llc --model tms</c> and <c>slt select</c>: JSON contract, theory values, accuracy, bad input.</summary>
+public class TmsCommandTests
+{
+    private static async Task<(int Exit, string Out, string Err)> Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int exit = await SltApp.RunAsync(args, output, error);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    [Theory]
+    [InlineData("5gon", 7.0)]
+    [InlineData("6gon", 8.5)]
+    [InlineData("5gon+", 8.5)]
+    [InlineData("4gon", null)]
+    public async Task LlcAtACriticalPointReportsThePublishedLambda(string init, double? lambda)
+    {
+        // A short run: this checks the contract (fields, theory value, the point's loss), not the estimate's accuracy.
+        var (exit, stdout, stderr) = await Run("llc", "--model", "tms", "--init", init, "--n", "1000", "--draws", "100", "--burnin", "50", "--json", "--threads", "1");
+        Assert.True(exit is 0 or 1, stderr);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        if (lambda is { } l)
+        {
+            Assert.Equal(l, root.GetProperty("exact_lambda").GetDouble());
+        }
+        else
+        {
+            Assert.Equal(JsonValueKind.Null, root.GetProperty("exact_lambda").ValueKind);
+        }
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("exact_multiplicity").ValueKind); // not published for the TMS
+        Assert.Equal(18, root.GetProperty("params").GetInt32());
+        Assert.Equal(1000, root.GetProperty("n").GetInt32());
+        Assert.Equal(10.0, root.GetProperty("gamma").GetDouble());
+        // L_n(w*) on 1000 samples vs the exact population loss: the per-sample loss at a k-gon has SD below 0.1, so the
+        // SE of L_n is < 0.0032; 0.015 is over 4.5 SE.
+        double exactLoss = init switch { "4gon" => 1.0 / 9, "5gon" => 0.068744, "6gon" => 0.048192, _ => 0.061799 }; // slt-reference §2c
+        Assert.Equal(exactLoss, root.GetProperty("reference_loss").GetDouble(), 0.015);
+    }
+
+    [Theory]
+    [Trait("Category", "Slow")]
+    [InlineData("5gon", 7.0)]
+    [InlineData("6gon", 8.5)]
+    public async Task DefaultLlcIsCloseToTheory(string init, double lambda)
+    {
+        var (exit, stdout, stderr) = await Run("llc", "--model", "tms", "--init", init, "--json");
+        Assert.Equal(0, exit);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("ok", root.GetProperty("verdict").GetString());
+        // λ is the n → ∞ value; at nβ = n/ln n ≈ 587 and γ = 10 the estimator carries a finite-temperature bias
+        // (measured with these defaults: 5-gon 7.47–7.59, 6-gon 8.54–8.68; Chen et al.'s SGLD: 7.7 and 9.0). Allow 1.0
+        // (≈12%), which is also > 6 across-chain SEs.
+        Assert.InRange(root.GetProperty("llc_mean").GetDouble(), lambda - 1.0, lambda + 1.0);
+    }
+
+    [Fact]
+    public async Task SelectReportsTheTheoryCrossingAndAConsistentInterval()
+    {
+        var (exit, stdout, stderr) = await Run("select", "--model", "tms", "--from", "5gon", "--to", "6gon", "--n", "1000", "--draws", "150", "--burnin", "100", "--json", "--threads", "1");
+        Assert.True(exit is 0 or 1, stderr);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        // slt-reference §2c: n·ΔL + Δλ·ln n + Δc = 0 with the prior terms gives n_crit ≈ 601.
+        Assert.Equal(601.0, root.GetProperty("n_crit_theory").GetDouble(), 1.0);
+        Assert.Equal(7.0, root.GetProperty("from").GetProperty("lambda_theory").GetDouble());
+        Assert.Equal(8.5, root.GetProperty("to").GetProperty("lambda_theory").GetDouble());
+        Assert.Equal(0.068744, root.GetProperty("from").GetProperty("loss_exact").GetDouble(), 1e-6);
+        Assert.Equal(0.048192, root.GetProperty("to").GetProperty("loss_exact").GetDouble(), 1e-6);
+        Assert.True(root.TryGetProperty("from", out var from) && from.TryGetProperty("loss_empirical", out _));
+        var est = root.GetProperty("n_crit_estimated");
+        if (est.ValueKind == JsonValueKind.Number)
+        {
+            double e = est.GetDouble();
+            Assert.True(root.GetProperty("n_crit_low").GetDouble() <= e, stdout);
+            var high = root.GetProperty("n_crit_high");
+            Assert.True(high.ValueKind == JsonValueKind.String || high.GetDouble() >= e, stdout);
+        }
+        // The log-odds at the theory crossing vanish; before it the posterior prefers the 5-gon, after it the 6-gon.
+        var table = root.GetProperty("log_odds").EnumerateArray().ToArray();
+        Assert.True(table.First(t => t.GetProperty("n").GetDouble() == 300).GetProperty("theory").GetDouble() > 0);
+        Assert.True(table.First(t => t.GetProperty("n").GetDouble() == 1000).GetProperty("theory").GetDouble() < 0);
+    }
+
+    [Theory]
+    [InlineData("5gon", "5gon", "two different critical points")]
+    [InlineData("7gon", "6gon", "7gon")]
+    public async Task SelectRejectsBadPoints(string from, string to, string expected)
+    {
+        var (exit, stdout, stderr) = await Run("select", "--from", from, "--to", to, "--json");
+        Assert.Equal(SltApp.ExitBadInput, exit);
+        Assert.Equal("", stdout);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LlcRejectsAnUnknownInit()
+    {
+        var (exit, _, stderr) = await Run("llc", "--model", "tms", "--init", "3gon");
+        Assert.Equal(SltApp.ExitBadInput, exit);
+        Assert.Contains("3gon", stderr, StringComparison.Ordinal);
+    }
+}

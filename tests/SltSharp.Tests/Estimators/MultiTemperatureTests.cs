@@ -90,3 +90,27 @@ public class MultiTemperatureTests(ITestOutputHelper output)
         Assert.Equal([100, 1000, 10000, 100000], t.Select(v => Math.Round(v, 6)).ToArray());
     }
 }
+
+/// <summary>The estimator end to end: MALA on the potential w1²·w2² (λ = 1/2, m = 2).</summary>
+public class MultiTemperatureSamplingTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void MalaRecoversLambdaAndMultiplicityForPowersOneOne()
+    {
+        // nβ = 10²…10⁴ at 5 temperatures; ε = 2e-3 at nβ = 100 (NormalCrossingLlcTests' MALA setting), ∝ 1/nβ above. Per-temperature SEs are then 3–9%, so the interval is wide but must hold λ. (With ε ∝ 1/√nβ and 4× the draws the SEs drop to 1.3% but at nβ = 10⁴ the estimate sat 2.5 SE low: unmixed valleys.)
+        // Tolerance 10% (the claim for sampled estimates): the log fit's extrapolation amplifies each ~1–2%
+        // per-temperature error roughly fourfold over two decades.
+        var model = new NormalCrossingPotential<double>([1, 1]);
+        var options = new LlcOptions { Sampler = SamplerKind.Mala, StepSize = 2e-3, Localization = 1, Chains = 4, Burnin = 2_000, Draws = 10_000, Thinning = 2, Seed = 11 };
+        var result = MultiTemperatureEstimator.Estimate(model, new double[2], options, new MultiTemperatureOptions { Temperatures = 5, MinNBeta = 100, Decades = 2 });
+        foreach (var e in result.PerTemperature)
+        {
+            output.WriteLine($"nβ {e.NBeta:G4} ε {e.StepSize:G3}: {e.Lambda:F4} ± {e.StandardError:F4} (exact {NormalCrossingExact.PotentialLlc([1, 1], e.NBeta, 1):F4}, acceptance {e.Run.Diagnostics.MeanAcceptance:F2})");
+        }
+        var fit = result.Fit;
+        output.WriteLine($"{fit.Correction}: λ = {fit.Lambda:F4} ± {fit.LambdaStandardError:F4} in [{fit.IntervalLow:F4}, {fit.IntervalHigh:F4}], log λ {fit.Log.Lambda:F4}, m {fit.Multiplicity} (real {fit.MultiplicityReal:F2}). {fit.Message}");
+        Assert.Equal(2, fit.Multiplicity);
+        Assert.InRange(fit.Log.Lambda, 0.45, 0.55);
+        Assert.InRange(0.5, fit.IntervalLow, fit.IntervalHigh);
+    }
+}

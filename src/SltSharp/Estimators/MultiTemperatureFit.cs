@@ -232,6 +232,10 @@ public static class MultiTemperatureFit
         static double Half(CorrectionFit f) => double.IsFinite(f.LambdaStandardError) ? 2 * f.LambdaStandardError : double.PositiveInfinity;
         double low = kept.Min(f => f.Lambda - Half(f));
         double high = kept.Max(f => f.Lambda + Half(f));
+        if (high - low > Math.Abs(best.Lambda))
+        {
+            message += " The interval is wider than λ itself: a correction that decays this slowly over the sampled range of t cannot pin λ down; sample over more decades or to smaller standard errors.";
+        }
         return new MultiTemperatureFitResult
         {
             FreeLog = freeLog,

@@ -24,10 +24,10 @@ public class LlcTemperaturesTests
         var multi = root.GetProperty("multi_temperature");
         var per = multi.GetProperty("per_temperature");
         Assert.Equal(4, per.GetArrayLength());
-        // Log-spaced over 1.5 decades from nβ = 100, ε ∝ 1/nβ.
+        // Log-spaced over 1.5 decades from nβ = 100; MALA's rule is ε ∝ nβ^(−½).
         Assert.Equal(100, per[0].GetProperty("nbeta").GetDouble(), 9);
         Assert.Equal(100 * Math.Pow(10, 1.5), per[3].GetProperty("nbeta").GetDouble(), 6);
-        Assert.Equal(5e-4 / Math.Pow(10, 1.5), per[3].GetProperty("epsilon").GetDouble(), 12);
+        Assert.Equal(5e-4 / Math.Pow(10, 0.75), per[3].GetProperty("epsilon").GetDouble(), 12);
         // Each temperature against its quadrature value: 4 SE (the SE is the larger of across-chain SE and MCSE)
         // plus 2% for the data model's finite-n posterior being sampled by MALA (exact, so only Monte Carlo error).
         foreach (var t in per.EnumerateArray())

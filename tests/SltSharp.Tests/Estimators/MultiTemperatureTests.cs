@@ -104,7 +104,7 @@ public class MultiTemperatureSamplingTests(ITestOutputHelper output)
     private void Check(int p1, int p2, ulong seed)
     {
         // 8 chains × 40k draws per temperature (≈ 10 s on 2 threads), nβ = 10²…10⁴ at 5 temperatures,
-        // ε = 2e-3·(100/nβ)^½: MALA is exact, so ε only sets efficiency; with ε ∝ 1/nβ the acceptance went to 1 and
+        // ε = 2e-3·(100/nβ)^½ (the default rule for MALA): MALA is exact, so ε only sets efficiency; with ε ∝ 1/nβ the acceptance went to 1 and
         // the SEs at high nβ tripled. Per-temperature SEs are then ~1% (≈ 2.5 SE agreement with quadrature).
         // Tolerance: 10% on the log fit's λ, the claim for sampled estimates (the extrapolation from 10⁴ to
         // ∞ amplifies the ~1% errors several-fold); m must be exact and the reported interval must hold λ.
@@ -112,7 +112,7 @@ public class MultiTemperatureSamplingTests(ITestOutputHelper output)
         var truth = LearningCoefficients.NormalCrossing(powers);
         var model = new NormalCrossingPotential<double>(powers);
         var options = new LlcOptions { Sampler = SamplerKind.Mala, StepSize = 2e-3, Localization = 1, Chains = 8, Burnin = 5_000, Draws = 40_000, Thinning = 4, Seed = seed, Threads = 2 };
-        var result = MultiTemperatureEstimator.Estimate(model, new double[2], options, new MultiTemperatureOptions { Temperatures = 5, MinNBeta = 100, Decades = 2, StepSizeExponent = 0.5 });
+        var result = MultiTemperatureEstimator.Estimate(model, new double[2], options, new MultiTemperatureOptions { Temperatures = 5, MinNBeta = 100, Decades = 2 });
         foreach (var e in result.PerTemperature)
         {
             output.WriteLine($"nβ {e.NBeta:G4} ε {e.StepSize:G3}: {e.Lambda:F4} ± {e.StandardError:F4} (exact {NormalCrossingExact.PotentialLlc(powers, e.NBeta, 1):F4}, acceptance {e.Run.Diagnostics.MeanAcceptance:F2})");

@@ -99,6 +99,15 @@ public static class MultiTemperatureEstimator
             estimates.Add(new TemperatureEstimate(t, step, run.Mean, se, run));
         }
         var fit = MultiTemperatureFit.Fit(ts, estimates.Select(e => e.Lambda).ToArray(), estimates.Select(e => e.StandardError).ToArray());
+        var doubtful = estimates.Where(e => e.Run.Verdict != Diagnostics.Verdict.Ok).ToArray();
+        if (doubtful.Length > 0)
+        {
+            // The fit extrapolates from these values, so a biased temperature biases λ: say so next to the decision.
+            fit = fit with
+            {
+                Message = fit.Message + $" Caution: the sampling diagnostics did not pass at nβ = {string.Join(", ", doubtful.Select(e => $"{e.NBeta:G4} ({e.Run.Verdict.ToString().ToLowerInvariant()})"))}; the fit inherits any bias there (more burn-in/draws, or check ε).",
+            };
+        }
         return new MultiTemperatureResult(estimates, fit);
     }
 

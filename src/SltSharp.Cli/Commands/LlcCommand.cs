@@ -45,10 +45,13 @@ internal static class LlcCommand
         var threads = OptionParsing.BoundedInt("--threads", "Threads the chains are spread over (results do not depend on it).", Math.Min(Environment.ProcessorCount, 2), 1);
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
         var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
+        var temperatures = OptionParsing.OptionalInt("--temperatures", "Multiplicity-aware estimate: sample at K ≥ 4 values of nβ over --decades decades from --nbeta (ε ∝ 1/nβ; ∝ nβ^(−½) for mala) and fit λ − (m−1)/(ln t + c) against λ − a·t^(−δ).", 4);
+        var decades = OptionParsing.PositiveDouble("--decades", "With --temperatures: decades spanned above the smallest nβ (default 3).");
 
         var command = new Command("llc", "Estimate the local learning coefficient λ̂ of a built-in model at its true parameter, with diagnostics and a verdict.")
         {
             model, widths, rank, powers, init, seed, chains, draws, burnin, thinning, epsilon, nbeta, gamma, n, batchSize, sampler, threads, json, quiet,
+            temperatures, decades,
         };
         command.SetAction(parse =>
         {
@@ -87,6 +90,10 @@ internal static class LlcCommand
             {
                 // Chains already occupy the cores; a multi-threaded BLAS underneath them would oversubscribe.
                 Engine.Linalg.OpenBlas.SetNumThreads(1);
+            }
+            if (parse.GetValue(temperatures) is { } count)
+            {
+                return MultiTemperatureBlock.Run(context.Output, setup, options, count, parse.GetValue(decades) ?? 3.0, asJson);
             }
             var result = showProgress ? RunWithProgress(setup, options) : LlcEstimator.Estimate(setup.Loss, setup.WStar, options);
             double? finiteTemperature = setup.ExactAtTemperature?.Invoke(result.NBeta, options.Localization);

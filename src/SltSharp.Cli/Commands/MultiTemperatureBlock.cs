@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SltSharp.Estimators;
+
+namespace SltSharp.Cli.Commands;
+
+/// <summary><c>slt llc --temperatures K</c>: the multiplicity-aware estimate, printed or as a <c>multi_temperature</c> JSON object.</summary>
+internal static class MultiTemperatureBlock
+{
+    private static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static int Run(TextWriter o, BuiltinModel setup, LlcOptions options, int count, double decades, bool asJson)
+    {
+        MultiTemperatureResult result;
+        try
+        {
+            result = MultiTemperatureEstimator.Estimate(setup.Loss, setup.WStar, options, new MultiTemperatureOptions
+            {
+                Temperatures = count, Decades = decades, MinNBeta = options.NBeta,
+            });
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliUsageException(e.Message);
+        }
+        var fit = result.Fit;
+        if (asJson)
+        {
+            var perTemperature = new JsonArray([.. result.PerTemperature.Select(e => (JsonNode?)new JsonObject
+            {
+                ["nbeta"] = e.NBeta,
+                ["epsilon"] = e.StepSize,
+                ["llc_mean"] = Finite(e.Lambda),
+                ["llc_se"] = Finite(e.StandardError),
+                ["exact_finite_temperature"] = setup.ExactAtTemperature?.Invoke(e.NBeta, options.Localization),
+                ["verdict"] = e.Run.Verdict.ToString().ToLowerInvariant(),
+            })]);
+            var root = new JsonObject
+            {
+                ["model"] = setup.Description,
+                ["exact_lambda"] = setup.Exact is { } x ? x.Lambda : null,
+                ["exact_multiplicity"] = setup.Exact is { } y ? y.Multiplicity : null,
+                ["multi_temperature"] = new JsonObject
+                {
+                    ["per_temperature"] = perTemperature,
+                    ["lambda"] = Finite(fit.Lambda),
+                    ["lambda_se"] = Finite(fit.LambdaStandardError),
+                    ["multiplicity"] = fit.Multiplicity,
+                    ["multiplicity_real"] = Finite(fit.MultiplicityReal),
+                    ["model"] = fit.Correction.ToString().ToLowerInvariant(),
+                    ["interval"] = new JsonArray(Finite(fit.IntervalLow), Finite(fit.IntervalHigh)),
+                    ["log_fit"] = Fit(fit.Log),
+                    ["power_fit"] = Fit(fit.Power),
+                    ["message"] = fit.Message,
+                },
+            };
+            o.WriteLine(root.ToJsonString(JsonOptions));
+        }
+        else
+        {
+            o.WriteLine($"model      {setup.Description}");
+            foreach (var e in result.PerTemperature)
+            {
+                o.WriteLine($"nβ {e.NBeta,10:G4}  ε {e.StepSize:G3}  λ̂ {e.Lambda:F4} ± {e.StandardError:F4}  {e.Run.Verdict.ToString().ToLowerInvariant()}");
+            }
+            o.WriteLine($"fit        {fit.Correction.ToString().ToLowerInvariant()}: λ = {fit.Lambda:G4} ± {fit.LambdaStandardError:G2}, interval [{fit.IntervalLow:G4}, {fit.IntervalHigh:G4}], m = {(fit.Multiplicity?.ToString() ?? "–")} (fitted {fit.MultiplicityReal:G3})");
+            if (setup.Exact is { } exact)
+            {
+                o.WriteLine($"exact λ    {exact.Lambda:G6} (multiplicity {exact.Multiplicity})");
+            }
+            o.WriteLine($"           {fit.Message}");
+        }
+        return result.PerTemperature.Any(e => e.Run.Verdict == SltSharp.Diagnostics.Verdict.Fail) ? SltApp.ExitFailure : 0;
+    }
+
+    private static JsonObject Fit(CorrectionFit f) => new()
+    {
+        ["lambda"] = Finite(f.Lambda),
+        ["lambda_se"] = Finite(f.LambdaStandardError),
+        ["amplitude"] = Finite(f.Amplitude),
+        ["shape"] = Finite(f.Shape),
+        ["chi_square"] = Finite(f.ChiSquare),
+        ["aic"] = Finite(f.Aic),
+    };
+
+    private static double? Finite(double v) => double.IsFinite(v) ? v : null;
+}

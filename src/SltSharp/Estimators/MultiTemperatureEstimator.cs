@@ -1,0 +1,115 @@
+using System.Numerics;
+using SltSharp.Sampling;
+
+namespace SltSharp.Estimators;
+
+/// <summary>Where and how the multi-temperature estimator samples.</summary>
+public sealed record MultiTemperatureOptions
+{
+    /// <summary>Number K of temperatures (≥ 4: the fit has 3 parameters and needs residuals).</summary>
+    public int Temperatures { get; init; } = 6;
+
+    /// <summary>The smallest nβ; null means n/ln n (the usual single-temperature choice).</summary>
+    public double? MinNBeta { get; init; }
+
+    /// <summary>How many decades above the smallest nβ the largest lies; the K values are log-spaced between.</summary>
+    public double Decades { get; init; } = 3.0;
+
+    /// <summary>
+    /// ε at temperature k is ε·(nβ_min/nβ_k)^exponent with ε = <see cref="LlcOptions.StepSize"/> (the step at nβ_min).
+    /// Null picks the rule by sampler: 1 (ε ∝ 1/nβ) for the unadjusted samplers, whose discretisation bias grows with
+    /// ε times the curvature of nβ·L, so ε·nβ must stay fixed; ½ for MALA, which is exact at any ε, so ε only sets
+    /// efficiency: on normal crossings ε ∝ 1/nβ drove its acceptance to 1 and tripled the SEs at high nβ, while ε ∝ nβ^(−½)
+    /// kept the acceptance between 0.99 and 0.85 over two decades (tests/SltSharp.Tests/Estimators/MultiTemperatureTests.cs).
+    /// </summary>
+    public double? StepSizeExponent { get; init; }
+
+    /// <summary>The exponent actually used for <paramref name="sampler"/>.</summary>
+    public double StepSizeExponentFor(SamplerKind sampler) => StepSizeExponent ?? (sampler == SamplerKind.Mala ? 0.5 : 1.0);
+}
+
+/// <summary>One temperature of a multi-temperature run.</summary>
+/// <param name="NBeta">nβ = t.</param>
+/// <param name="StepSize">ε used there.</param>
+/// <param name="Lambda">λ̂(t).</param>
+/// <param name="StandardError">The SE the fit used: the larger of the across-chain SE and the MCSE from ESS.</param>
+/// <param name="Run">The full LLC result with diagnostics.</param>
+public sealed record TemperatureEstimate(double NBeta, double StepSize, double Lambda, double StandardError, LlcResult Run);
+
+/// <summary>The outcome of <see cref="MultiTemperatureEstimator.Estimate"/>.</summary>
+/// <param name="PerTemperature">λ̂ ± SE at every nβ, ascending.</param>
+/// <param name="Fit">The fits, the decision, λ, m and the interval.</param>
+public sealed record MultiTemperatureResult(IReadOnlyList<TemperatureEstimate> PerTemperature, MultiTemperatureFitResult Fit);
+
+/// <summary>
+/// Multiplicity-aware LLC: runs <see cref="LlcEstimator"/> at K values of nβ spread over decades and fits
+/// λ − (m−1)/(ln t + c) against λ − a·t^(−δ) (<see cref="MultiTemperatureFit"/>), recovering the asymptotic λ and m where a
+/// single temperature is biased low (slt-reference §1b).
+/// </summary>
+public static class MultiTemperatureEstimator
+{
+    /// <summary>The log-spaced nβ values: nβ_min·10^(Decades·k/(K−1)), k = 0..K−1.</summary>
+    public static double[] Temperatures(double minNBeta, double decades, int count)
+    {
+        if (!(minNBeta > 1) || double.IsInfinity(minNBeta))
+        {
+            throw new ArgumentOutOfRangeException(nameof(minNBeta), minNBeta, "The smallest nβ must be finite and > 1 (the fit uses ln nβ).");
+        }
+        if (!(decades > 0) || decades > 12)
+        {
+            throw new ArgumentOutOfRangeException(nameof(decades), decades, "Decades must be in (0, 12]; e.g. 3 spans nβ_min to 1000·nβ_min.");
+        }
+        if (count < 4)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, "At least 4 temperatures are needed (the fit has 3 parameters).");
+        }
+        return Enumerable.Range(0, count).Select(k => minNBeta * Math.Pow(10, decades * k / (count - 1))).ToArray();
+    }
+
+    /// <summary>Samples at every temperature and fits the corrections.</summary>
+    /// <param name="loss">The loss.</param>
+    /// <param name="wStar">w*.</param>
+    /// <param name="options">Settings of each LLC run; StepSize is ε at the smallest nβ, NBeta is ignored.</param>
+    /// <param name="temperatures">K, the spread and the step-size rule.</param>
+    public static MultiTemperatureResult Estimate<T>(IChainedLoss<T> loss, ReadOnlySpan<T> wStar, LlcOptions options, MultiTemperatureOptions temperatures)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(temperatures);
+        double exponent = temperatures.StepSizeExponentFor(options.Sampler);
+        if (!double.IsFinite(exponent) || exponent < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(temperatures), exponent, "StepSizeExponent must be finite and ≥ 0 (1: ε ∝ 1/nβ).");
+        }
+        double tMin = temperatures.MinNBeta ?? LocalizedPosterior.DefaultNBeta(loss.SampleCount);
+        var ts = Temperatures(tMin, temperatures.Decades, temperatures.Temperatures);
+        double reference = options.ReferenceLoss ?? LlcEstimator.FullDataLoss(loss, wStar);
+        var estimates = new List<TemperatureEstimate>(ts.Length);
+        foreach (double t in ts)
+        {
+            double step = options.StepSize * Math.Pow(tMin / t, exponent);
+            var run = LlcEstimator.Estimate(loss, wStar, options with { NBeta = t, StepSize = step, ReferenceLoss = reference });
+            // Eight chains can underestimate the error ~2× (docs/sampling-and-llc.md): take the more cautious SE.
+            double se = Math.Max(Finite(run.StandardError), Finite(run.MonteCarloStandardError));
+            if (!(se > 0))
+            {
+                throw new InvalidOperationException($"At nβ = {t:G4} the run gave no usable standard error (SE {run.StandardError}, MCSE {run.MonteCarloStandardError}); use at least 2 chains and more draws.");
+            }
+            estimates.Add(new TemperatureEstimate(t, step, run.Mean, se, run));
+        }
+        var fit = MultiTemperatureFit.Fit(ts, estimates.Select(e => e.Lambda).ToArray(), estimates.Select(e => e.StandardError).ToArray());
+        var doubtful = estimates.Where(e => e.Run.Verdict != Diagnostics.Verdict.Ok).ToArray();
+        if (doubtful.Length > 0)
+        {
+            // The fit extrapolates from these values, so a biased temperature biases λ: say so next to the decision.
+            fit = fit with
+            {
+                Message = fit.Message + $" Caution: the sampling diagnostics did not pass at nβ = {string.Join(", ", doubtful.Select(e => $"{e.NBeta:G4} ({e.Run.Verdict.ToString().ToLowerInvariant()})"))}; the fit inherits any bias there (more burn-in/draws, or check ε).",
+            };
+        }
+        return new MultiTemperatureResult(estimates, fit);
+    }
+
+    private static double Finite(double v) => double.IsFinite(v) ? v : 0.0;
+}

@@ -8,6 +8,8 @@ internal static class CommandCatalog
     public static IEnumerable<Command> Build(CliContext context)
     {
         yield return LlcCommand.Build(context);
+        yield return ReportCommand.Build(context);
+        yield return ExportCommand.Build(context);
         yield return InfoCommand.Build(context);
     }
 }

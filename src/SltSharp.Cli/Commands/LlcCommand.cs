@@ -43,10 +43,13 @@ internal static class LlcCommand
         var threads = OptionParsing.BoundedInt("--threads", "Threads the chains are spread over (results do not depend on it).", Math.Min(Environment.ProcessorCount, 2), 1);
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
         var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
+        var store = new Option<string>("--store") { Description = "Results store the run is recorded in; re-running the same command resumes it (only missing chains are sampled).", DefaultValueFactory = _ => DefaultStore };
+        var noStore = new Option<bool>("--no-store") { Description = "Do not record the run (nothing is written, nothing resumes)." };
+        var runName = new Option<string?>("--run-name") { Description = "A label for the run; runs with different labels are separate measurements with their own chains." };
 
         var command = new Command("llc", "Estimate the local learning coefficient λ̂ of a built-in model at its true parameter, with diagnostics and a verdict.")
         {
-            model, widths, rank, powers, seed, chains, draws, burnin, thinning, epsilon, nbeta, gamma, n, batchSize, sampler, threads, json, quiet,
+            model, widths, rank, powers, seed, chains, draws, burnin, thinning, epsilon, nbeta, gamma, n, batchSize, sampler, threads, json, quiet, store, noStore, runName,
         };
         command.SetAction(parse =>
         {
@@ -85,15 +88,44 @@ internal static class LlcCommand
                 // Chains already occupy the cores; a multi-threaded BLAS underneath them would oversubscribe.
                 Engine.Linalg.OpenBlas.SetNumThreads(1);
             }
-            var result = showProgress ? RunWithProgress(setup, options) : LlcEstimator.Estimate(setup.Loss, setup.WStar, options);
+            LlcRecordingResult? recorded = null;
+            Func<LlcOptions, LlcResult> estimate = o => LlcEstimator.Estimate(setup.Loss, setup.WStar, o);
+            if (!parse.GetValue(noStore))
+            {
+                var modelSpec = new JsonObject { ["name"] = modelName, ["n"] = sampleCount, ["seed"] = options.Seed };
+                if (modelName == "dln") { modelSpec["widths"] = new JsonArray([.. parse.GetValue(widths)!.Select(w => (JsonNode?)w)]); modelSpec["rank"] = parse.GetValue(rank); }
+                else { modelSpec["powers"] = new JsonArray([.. parse.GetValue(powers)!.Select(p => (JsonNode?)p)]); }
+                var samplerConfig = new JsonObject
+                {
+                    ["sampler"] = samplerName, ["epsilon"] = options.StepSize, ["nbeta"] = options.NBeta, ["gamma"] = options.Localization,
+                    ["chains"] = options.Chains, ["draws"] = options.Draws, ["burnin"] = options.Burnin, ["thinning"] = options.Thinning,
+                    ["batch_size"] = options.BatchSize, ["seed"] = options.Seed, ["run_name"] = parse.GetValue(runName),
+                };
+                string storePath = parse.GetValue(store)!;
+                estimate = o =>
+                {
+                    using var results = SltSharp.Store.SqliteResultsStore.Open(storePath);
+                    recorded = LlcRecording.Run(results, modelSpec, samplerConfig, setup, options, o.Progress);
+                    return recorded.Result;
+                };
+            }
+            var result = showProgress ? RunWithProgress(options, estimate) : estimate(options);
             double? finiteTemperature = setup.ExactAtTemperature?.Invoke(result.NBeta, options.Localization);
             if (asJson)
             {
-                context.Output.WriteLine(ToJson(modelName, setup, options, result, finiteTemperature).ToJsonString(JsonOptions));
+                var jsonResult = ToJson(modelName, setup, options, result, finiteTemperature);
+                jsonResult["run_id"] = recorded?.RunId;
+                jsonResult["chains_computed"] = recorded?.ChainsComputed ?? options.Chains;
+                jsonResult["chains_reused"] = recorded?.ChainsReused ?? 0;
+                context.Output.WriteLine(jsonResult.ToJsonString(JsonOptions));
             }
             else
             {
                 WriteHuman(context.Output, modelName, setup, options, result, finiteTemperature);
+                if (recorded is not null)
+                {
+                    context.Output.WriteLine($"recorded   run {recorded.RunId} in {parse.GetValue(store)} ({recorded.ChainsComputed} chains sampled now, {recorded.ChainsReused} from an earlier attempt); 'slt report {recorded.RunId}' shows it");
+                }
             }
             return result.Verdict == SltSharp.Diagnostics.Verdict.Fail ? SltApp.ExitFailure : 0;
         });
@@ -102,7 +134,10 @@ internal static class LlcCommand
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private static LlcResult RunWithProgress(BuiltinModel setup, LlcOptions options)
+    /// <summary>Where runs are recorded unless <c>--store</c> or <c>--no-store</c> says otherwise.</summary>
+    public const string DefaultStore = "runs/slt.db";
+
+    private static LlcResult RunWithProgress(LlcOptions options, Func<LlcOptions, LlcResult> estimate)
     {
         LlcResult? result = null;
         AnsiConsole.Progress()
@@ -117,7 +152,7 @@ internal static class LlcCommand
                     Interlocked.Exchange(ref done[p.Chain], p.Draw);
                     task.Value = done.Sum();
                 });
-                result = LlcEstimator.Estimate(setup.Loss, setup.WStar, options with { Progress = progress });
+                result = estimate(options with { Progress = progress });
                 task.Value = task.MaxValue;
             });
         return result!;
@@ -189,9 +224,4 @@ internal static class LlcCommand
         _ = modelName;
     }
 
-    /// <summary>IProgress that calls back on the reporting thread (Progress&lt;T&gt; would post to a sync context).</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

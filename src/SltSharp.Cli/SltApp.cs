@@ -48,6 +48,17 @@ public static class SltApp
             await error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
             return ExitBadInput;
         }
+        catch (SltSharp.Store.RunNotFoundException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
+            return ExitBadInput;
+        }
+        catch (Exception ex) when (ex is SltSharp.Store.ResultsStoreException or Reports.ReportException)
+        {
+            // Store and report errors name the file and what to do; the store is left as it was.
+            await error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
+            return ExitFailure;
+        }
         catch (OperationCanceledException)
         {
             await error.WriteLineAsync("cancelled: finished work is saved; run the same command again to resume.").ConfigureAwait(false);

@@ -47,11 +47,14 @@ internal static class LlcCommand
         var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
         var temperatures = OptionParsing.OptionalInt("--temperatures", "Multiplicity-aware estimate: sample at K ≥ 4 values of nβ over --decades decades from --nbeta (ε ∝ 1/nβ; ∝ nβ^(−½) for mala) and fit λ − (m−1)/(ln t + c) against λ − a·t^(−δ).", 4);
         var decades = OptionParsing.PositiveDouble("--decades", "With --temperatures: decades spanned above the smallest nβ (default 3).");
+        var store = new Option<string>("--store") { Description = "Results store the run is recorded in; re-running the same command resumes it (only missing chains are sampled).", DefaultValueFactory = _ => DefaultStore };
+        var noStore = new Option<bool>("--no-store") { Description = "Do not record the run (nothing is written, nothing resumes)." };
+        var runName = new Option<string?>("--run-name") { Description = "A label for the run; runs with different labels are separate measurements with their own chains." };
 
         var command = new Command("llc", "Estimate the local learning coefficient λ̂ of a built-in model at its true parameter, with diagnostics and a verdict.")
         {
             model, widths, rank, powers, init, seed, chains, draws, burnin, thinning, epsilon, nbeta, gamma, n, batchSize, sampler, threads, json, quiet,
-            temperatures, decades,
+            temperatures, decades, store, noStore, runName,
         };
         command.SetAction(parse =>
         {
@@ -95,15 +98,45 @@ internal static class LlcCommand
             {
                 return MultiTemperatureBlock.Run(context.Output, setup, options, count, parse.GetValue(decades) ?? 3.0, asJson);
             }
-            var result = showProgress ? RunWithProgress(setup, options) : LlcEstimator.Estimate(setup.Loss, setup.WStar, options);
+            LlcRecordingResult? recorded = null;
+            Func<LlcOptions, LlcResult> estimate = o => LlcEstimator.Estimate(setup.Loss, setup.WStar, o);
+            if (!parse.GetValue(noStore))
+            {
+                var modelSpec = new JsonObject { ["name"] = modelName, ["n"] = sampleCount, ["seed"] = options.Seed };
+                if (modelName == "dln") { modelSpec["widths"] = new JsonArray([.. parse.GetValue(widths)!.Select(w => (JsonNode?)w)]); modelSpec["rank"] = parse.GetValue(rank); }
+                else if (modelName == "tms") { modelSpec["init"] = parse.GetValue(init); }
+                else { modelSpec["powers"] = new JsonArray([.. parse.GetValue(powers)!.Select(p => (JsonNode?)p)]); }
+                var samplerConfig = new JsonObject
+                {
+                    ["sampler"] = samplerName, ["epsilon"] = options.StepSize, ["nbeta"] = options.NBeta, ["gamma"] = options.Localization,
+                    ["chains"] = options.Chains, ["draws"] = options.Draws, ["burnin"] = options.Burnin, ["thinning"] = options.Thinning,
+                    ["batch_size"] = options.BatchSize, ["seed"] = options.Seed, ["run_name"] = parse.GetValue(runName),
+                };
+                string storePath = parse.GetValue(store)!;
+                estimate = o =>
+                {
+                    using var results = SltSharp.Store.SqliteResultsStore.Open(storePath);
+                    recorded = LlcRecording.Run(results, modelSpec, samplerConfig, setup, options, o.Progress);
+                    return recorded.Result;
+                };
+            }
+            var result = showProgress ? RunWithProgress(options, estimate) : estimate(options);
             double? finiteTemperature = setup.ExactAtTemperature?.Invoke(result.NBeta, options.Localization);
             if (asJson)
             {
-                context.Output.WriteLine(ToJson(modelName, setup, options, result, finiteTemperature).ToJsonString(JsonOptions));
+                var jsonResult = ToJson(modelName, setup, options, result, finiteTemperature);
+                jsonResult["run_id"] = recorded?.RunId;
+                jsonResult["chains_computed"] = recorded?.ChainsComputed ?? options.Chains;
+                jsonResult["chains_reused"] = recorded?.ChainsReused ?? 0;
+                context.Output.WriteLine(jsonResult.ToJsonString(JsonOptions));
             }
             else
             {
                 WriteHuman(context.Output, modelName, setup, options, result, finiteTemperature);
+                if (recorded is not null)
+                {
+                    context.Output.WriteLine($"recorded   run {recorded.RunId} in {parse.GetValue(store)} ({recorded.ChainsComputed} chains sampled now, {recorded.ChainsReused} from an earlier attempt); 'slt report {recorded.RunId}' shows it");
+                }
             }
             return result.Verdict == SltSharp.Diagnostics.Verdict.Fail ? SltApp.ExitFailure : 0;
         });
@@ -112,7 +145,10 @@ internal static class LlcCommand
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private static LlcResult RunWithProgress(BuiltinModel setup, LlcOptions options)
+    /// <summary>Where runs are recorded unless <c>--store</c> or <c>--no-store</c> says otherwise.</summary>
+    public const string DefaultStore = "runs/slt.db";
+
+    private static LlcResult RunWithProgress(LlcOptions options, Func<LlcOptions, LlcResult> estimate)
     {
         LlcResult? result = null;
         AnsiConsole.Progress()
@@ -127,7 +163,7 @@ internal static class LlcCommand
                     Interlocked.Exchange(ref done[p.Chain], p.Draw);
                     task.Value = done.Sum();
                 });
-                result = LlcEstimator.Estimate(setup.Loss, setup.WStar, options with { Progress = progress });
+                result = estimate(options with { Progress = progress });
                 task.Value = task.MaxValue;
             });
         return result!;
@@ -199,9 +235,4 @@ internal static class LlcCommand
         _ = modelName;
     }
 
-    /// <summary>IProgress that calls back on the reporting thread (Progress&lt;T&gt; would post to a sync context).</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

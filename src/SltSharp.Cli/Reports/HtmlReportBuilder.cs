@@ -173,8 +173,8 @@ public static class HtmlReportBuilder
     {
         var cls = e.Verdict switch
         {
-            EstimateVerdict.Pass => "pass",
-            EstimateVerdict.Warn => "warn",
+            SltSharp.Diagnostics.Verdict.Ok => "pass",
+            SltSharp.Diagnostics.Verdict.Warn => "warn",
             _ => "fail",
         };
         var sb = new StringBuilder();

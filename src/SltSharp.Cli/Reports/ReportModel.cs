@@ -32,7 +32,7 @@ public sealed record ChainTrace(int Chain, double InitialLoss, double[] Loss);
 /// <param name="StandardError">Its standard error.</param>
 /// <param name="Verdict">Diagnostics verdict.</param>
 /// <param name="Reasons">Reasons behind the verdict.</param>
-public sealed record EstimateSummary(double LambdaHat, double StandardError, EstimateVerdict Verdict, IReadOnlyList<string> Reasons);
+public sealed record EstimateSummary(double LambdaHat, double StandardError, SltSharp.Diagnostics.Verdict Verdict, IReadOnlyList<string> Reasons);
 
 /// <summary>The chains of one sampling job.</summary>
 /// <param name="Title">Heading, e.g. <c>Checkpoint 1000 · SGLD ε = 1e-3, nβ = 100</c>.</param>
@@ -48,7 +48,7 @@ public sealed record TraceSection(string Title, int Burnin, double NBeta, IReadO
 /// <param name="StandardError">Standard error.</param>
 /// <param name="Series">Which sampler configuration (one line per series).</param>
 /// <param name="Verdict">Diagnostics verdict.</param>
-public sealed record LlcPoint(long Step, double LambdaHat, double StandardError, string Series, EstimateVerdict Verdict);
+public sealed record LlcPoint(long Step, double LambdaHat, double StandardError, string Series, SltSharp.Diagnostics.Verdict Verdict);
 
 /// <summary>One cell of a calibration sweep.</summary>
 /// <param name="StepSize">ε.</param>

@@ -17,7 +17,7 @@ public static class VegaLiteSpecs
     /// <summary>Default bound on the number of plotted buckets per series.</summary>
     public const int DefaultMaxPoints = 600;
 
-    private static readonly string[] VerdictOrder = ["Pass", "Warn", "Fail"];
+    private static readonly string[] VerdictOrder = ["Ok", "Warn", "Fail"];
     private static readonly string[] VerdictColors = ["#2e9e55", "#e8a33d", "#d64541"];
 
     /// <summary>Training curves: one line per metric, with the min–max band of each display bucket.</summary>

@@ -20,6 +20,27 @@ public static class LlcEstimator
     public static LlcResult Estimate<T>(IChainedLoss<T> loss, ReadOnlySpan<T> wStar, LlcOptions options, DrawObserver<T>? observer = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ChainIndices is not null)
+        {
+            throw new ArgumentException("ChainIndices selects a subset of chains: call LlcEstimator.Sample for the subset and Combine for all chains.", nameof(options));
+        }
+        var sample = Sample(loss, wStar, options, observer);
+        return Combine(sample.Sampling, sample.NBeta, sample.ReferenceLoss, options, sample.SamplerName);
+    }
+
+    /// <summary>
+    /// The sampling half of <see cref="Estimate{T}"/>: samples the chains (all, or <see cref="LlcOptions.ChainIndices"/>)
+    /// and returns their traces without estimating. Chain c depends only on (seed, c), so chains sampled in separate
+    /// calls (e.g. before and after an interruption) and passed to <see cref="Combine"/> give the same estimate as one call.
+    /// </summary>
+    /// <param name="loss">The loss (a model over its dataset), chain-batched.</param>
+    /// <param name="wStar">w*, the parameter at which the LLC is measured (P values).</param>
+    /// <param name="options">Sampler, posterior and driver settings.</param>
+    /// <param name="observer">Optional callback for every kept draw (chain numbers are result slots).</param>
+    public static LlcSample Sample<T>(IChainedLoss<T> loss, ReadOnlySpan<T> wStar, LlcOptions options, DrawObserver<T>? observer = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(options);
         if (wStar.Length != loss.ParameterCount)
@@ -46,7 +67,33 @@ public static class LlcEstimator
             throw new ArgumentException($"L(w*) = {reference} is not finite: check w* and the data.", nameof(wStar));
         }
         var sampling = ChainDriver.Run(sampler, loss, wStar, reference, options.ToSamplingOptions(), mask, observer);
+        return new LlcSample(sampling, nBeta, reference, sampler.Name);
+    }
 
+    /// <summary>
+    /// The estimating half of <see cref="Estimate{T}"/>: λ̂, standard errors, running estimates and diagnostics from the
+    /// traces of all <paramref name="options"/>.Chains chains (slot c = chain c).
+    /// </summary>
+    /// <param name="sampling">Traces of every chain, in chain order.</param>
+    /// <param name="nBeta">nβ the chains were sampled at.</param>
+    /// <param name="reference">L(w*).</param>
+    /// <param name="options">The settings the chains were sampled with.</param>
+    /// <param name="samplerName">The sampler's name.</param>
+    /// <exception cref="SamplingDivergedException">Every chain diverged.</exception>
+    public static LlcResult Combine(SamplingResult sampling, double nBeta, double reference, LlcOptions options, string samplerName)
+    {
+        ArgumentNullException.ThrowIfNull(sampling);
+        ArgumentNullException.ThrowIfNull(options);
+        if (sampling.Losses.Length != options.Chains)
+        {
+            throw new ArgumentException($"Combine needs all {options.Chains} chains; got {sampling.Losses.Length}.", nameof(sampling));
+        }
+        if (sampling.SurvivingChains == 0)
+        {
+            throw new SamplingDivergedException(
+                $"All {options.Chains} chains diverged, nothing to estimate. Lower the step size (ε = {options.StepSize:G3}) or raise the localization γ. " +
+                string.Join(" ", sampling.DivergenceMessages));
+        }
         var survivors = Enumerable.Range(0, options.Chains).Where(c => !sampling.Diverged[c]).ToArray();
         var traces = survivors.Select(c => sampling.Losses[c]).ToArray();
         var estimates = traces.Select(t => nBeta * (t.Average() - reference)).ToArray();
@@ -87,7 +134,7 @@ public static class LlcEstimator
             NBeta = nBeta,
             ReferenceLoss = reference,
             Diagnostics = diagnostics,
-            SamplerName = sampler.Name,
+            SamplerName = samplerName,
         };
     }
 

@@ -85,12 +85,19 @@ public sealed record LlcOptions
     /// <summary>Divergence bound on nβ·(L − L(w*)); null for the driver's default.</summary>
     public double? DivergenceBound { get; init; }
 
+    /// <summary>
+    /// Null: all chains. Otherwise only these chains (see <see cref="SamplingOptions.ChainIndices"/>); use with
+    /// <see cref="LlcEstimator.Sample{T}"/> to compute the missing chains of a resumed job.
+    /// </summary>
+    public IReadOnlyList<int>? ChainIndices { get; init; }
+
     /// <summary>Per-draw progress.</summary>
     public IProgress<SamplingProgress>? Progress { get; init; }
 
     internal SamplingOptions ToSamplingOptions() => new()
     {
-        Chains = Chains,
+        Chains = ChainIndices?.Count ?? Chains,
+        ChainIndices = ChainIndices,
         Burnin = Burnin,
         Draws = Draws,
         Thinning = Thinning,

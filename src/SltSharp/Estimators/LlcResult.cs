@@ -49,6 +49,13 @@ public sealed record LlcResult
     public IEnumerable<string> DivergenceMessages => Sampling.DivergenceMessages.OfType<string>();
 }
 
+/// <summary>The chains of <see cref="LlcEstimator.Sample{T}"/>, not yet estimated.</summary>
+/// <param name="Sampling">Traces of the sampled chains (slot i = i-th requested chain).</param>
+/// <param name="NBeta">nβ used.</param>
+/// <param name="ReferenceLoss">L(w*), computed before sampling.</param>
+/// <param name="SamplerName">The sampler's name.</param>
+public sealed record LlcSample(SamplingResult Sampling, double NBeta, double ReferenceLoss, string SamplerName);
+
 /// <summary>WBIC (Watanabe 2013) and the learning coefficient it implies.</summary>
 /// <param name="Wbic">E_w^β[n·L_n(w)] at β = 1/ln n (nβ = n/ln n).</param>
 /// <param name="Lambda">(WBIC − n·L_n(w*))/ln n.</param>

@@ -86,7 +86,7 @@ public static class ChainDriver
                 result.Truncate(c);
             }
         }
-        if (result.SurvivingChains == 0)
+        if (result.SurvivingChains == 0 && options.ChainIndices is null)
         {
             throw new SamplingDivergedException(
                 $"All {chains} chains diverged, nothing to estimate. Lower the step size (ε = {StepSizeOf(sampler)}) or raise the localization γ. " +
@@ -115,7 +115,7 @@ public static class ChainDriver
         var rngs = new Rng[chains];
         for (int i = 0; i < chains; i++)
         {
-            rngs[i] = new Rng(options.Seed, (ulong)(start + i));
+            rngs[i] = new Rng(options.Seed, (ulong)options.ChainIndex(start + i));
         }
         var state = sampler.Init(anchor, rngs, mask);
         var info = new StepInfo[chains];
@@ -201,7 +201,7 @@ public static class ChainDriver
                         ? $"loss = {inf.Loss:G4}, distance from w* = {inf.Distance:G4} (not finite)"
                         : $"nβ·(L − L(w*)) = {excess:G4} exceeds the divergence bound {bound:G4}";
                     result.Diverged[chain] = true;
-                    result.DivergenceMessages[chain] = $"Chain {chain} diverged at {where} (step {step + 1} of {totalSteps}): {why}.";
+                    result.DivergenceMessages[chain] = $"Chain {options.ChainIndex(chain)} diverged at {where} (step {step + 1} of {totalSteps}): {why}.";
                     state.Deactivate(i);
                     active--;
                     continue;

@@ -61,11 +61,28 @@ public sealed record SamplingOptions
     /// <summary>Optional per-draw progress callback (called from worker threads when <see cref="Threads"/> &gt; 1).</summary>
     public IProgress<SamplingProgress>? Progress { get; init; }
 
+    /// <summary>
+    /// Null: run chains 0..C−1. Otherwise run only these chain indices (exactly <see cref="Chains"/> of them, distinct,
+    /// ≥ 0): slot i of the result is chain <c>ChainIndices[i]</c>, sampled with <c>Rng(Seed, ChainIndices[i])</c> and
+    /// therefore identical to that chain of a full run. A resumed job uses this to compute only its missing chains;
+    /// a subset in which every chain diverged is returned rather than thrown, since the caller combines subsets.
+    /// </summary>
+    public IReadOnlyList<int>? ChainIndices { get; init; }
+
+    /// <summary>The global index of the chain in result slot <paramref name="slot"/>.</summary>
+    internal int ChainIndex(int slot) => ChainIndices is null ? slot : ChainIndices[slot];
+
     internal void Validate()
     {
         if (Chains < 1)
         {
             throw new ArgumentException($"Chains = {Chains}: at least 1 chain is needed (4–8 is typical).", nameof(Chains));
+        }
+        if (ChainIndices is { } indices
+            && (indices.Count != Chains || indices.Any(i => i < 0) || indices.Distinct().Count() != indices.Count))
+        {
+            throw new ArgumentException(
+                $"ChainIndices [{string.Join(", ", indices)}] must hold exactly Chains = {Chains} distinct indices ≥ 0.", nameof(ChainIndices));
         }
         if (Burnin < 0)
         {

@@ -21,6 +21,51 @@ public sealed class SamplingResult
         DivergenceMessages = new string?[chains];
     }
 
+    /// <summary>
+    /// Rebuilds a result from per-chain traces computed elsewhere (e.g. chains of a resumed job read back from a
+    /// results store), so that they are estimated exactly like a result of <see cref="ChainDriver.Run{T}"/>.
+    /// </summary>
+    /// <param name="losses">Loss per kept draw, [chain][draw]; a diverged chain holds only its completed draws.</param>
+    /// <param name="acceptances">Acceptance per kept draw, aligned with <paramref name="losses"/>.</param>
+    /// <param name="distances">||w − w*|| per kept draw.</param>
+    /// <param name="gradientNorms">||∇L_B|| per kept draw.</param>
+    /// <param name="divergenceMessages">Null for a surviving chain, the reason for a diverged one.</param>
+    /// <param name="totalSteps">Chain-steps taken in total.</param>
+    /// <param name="elapsed">Sampling wall time.</param>
+    public static SamplingResult FromChains(double[][] losses, double[][] acceptances, double[][] distances, double[][] gradientNorms,
+        string?[] divergenceMessages, long totalSteps, TimeSpan elapsed)
+    {
+        ArgumentNullException.ThrowIfNull(losses);
+        ArgumentNullException.ThrowIfNull(acceptances);
+        ArgumentNullException.ThrowIfNull(distances);
+        ArgumentNullException.ThrowIfNull(gradientNorms);
+        ArgumentNullException.ThrowIfNull(divergenceMessages);
+        int chains = losses.Length;
+        if (acceptances.Length != chains || distances.Length != chains || gradientNorms.Length != chains || divergenceMessages.Length != chains)
+        {
+            throw new ArgumentException($"Every per-chain array needs {chains} chains (losses has {chains}, acceptances {acceptances.Length}, distances {distances.Length}, gradient norms {gradientNorms.Length}, messages {divergenceMessages.Length}).", nameof(losses));
+        }
+        var result = new SamplingResult(chains, 0);
+        for (int c = 0; c < chains; c++)
+        {
+            int k = losses[c].Length;
+            if (acceptances[c].Length != k || distances[c].Length != k || gradientNorms[c].Length != k)
+            {
+                throw new ArgumentException($"Chain {c} has {k} losses but {acceptances[c].Length} acceptances, {distances[c].Length} distances and {gradientNorms[c].Length} gradient norms; they must align.", nameof(losses));
+            }
+            result.Losses[c] = losses[c];
+            result.Acceptances[c] = acceptances[c];
+            result.Distances[c] = distances[c];
+            result.GradientNorms[c] = gradientNorms[c];
+            result.DrawsCompleted[c] = k;
+            result.Diverged[c] = divergenceMessages[c] is not null;
+            result.DivergenceMessages[c] = divergenceMessages[c];
+        }
+        result.TotalStepsField = totalSteps;
+        result.Elapsed = elapsed;
+        return result;
+    }
+
     /// <summary>Loss of each kept draw, [chain][draw]; a diverged chain's array holds only its completed draws.</summary>
     public double[][] Losses { get; }
 

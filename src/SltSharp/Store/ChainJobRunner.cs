@@ -1,6 +1,6 @@
 namespace SltSharp.Store;
 
-/// <summary>What <see cref="ChainJobRunner.Run"/> did.</summary>
+/// <summary>What <c>ChainJobRunner.Run</c> did.</summary>
 /// <param name="Job">The job (found or created).</param>
 /// <param name="Chains">All chains of the job, from the store, by chain index.</param>
 /// <param name="Estimate">The job's estimate.</param>
@@ -18,7 +18,7 @@ public sealed record ChainJobResult(
 /// </summary>
 public static class ChainJobRunner
 {
-    /// <summary>Runs (or resumes, or just returns) the job.</summary>
+    /// <summary>Runs (or resumes, or just returns) the job, one chain at a time.</summary>
     /// <param name="store">The results store.</param>
     /// <param name="spec">The job.</param>
     /// <param name="runChain">Samples chain <c>chainIndex</c> of job <c>jobId</c>. Its randomness must depend only on the
@@ -33,10 +33,34 @@ public static class ChainJobRunner
         Func<SamplingJobRecord, IReadOnlyList<ChainRecord>, EstimateRecord> estimate,
         CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(runChain);
+        return Run(store, spec, 1, (jobId, chains) => [runChain(jobId, chains[0])], estimate, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs (or resumes, or just returns) the job, computing the missing chains in batches of up to
+    /// <paramref name="batchSize"/> (e.g. one chain per thread); each batch's chains are saved as soon as it finishes.
+    /// </summary>
+    /// <param name="store">The results store.</param>
+    /// <param name="spec">The job.</param>
+    /// <param name="batchSize">Chains per call of <paramref name="runChains"/> (≥ 1).</param>
+    /// <param name="runChains">Samples the given chain indices of job <c>jobId</c> and returns one record per index,
+    /// in the same order. Chain c's randomness must depend only on the job's seed and c.</param>
+    /// <param name="estimate">Computes the estimate from all chains (ordered by index).</param>
+    /// <param name="cancellationToken">Checked between batches; a cancelled run keeps every chain saved so far.</param>
+    public static ChainJobResult Run(
+        IResultsStore store,
+        SamplingJobSpec spec,
+        int batchSize,
+        Func<long, IReadOnlyList<int>, IReadOnlyList<ChainRecord>> runChains,
+        Func<SamplingJobRecord, IReadOnlyList<ChainRecord>, EstimateRecord> estimate,
+        CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(spec);
-        ArgumentNullException.ThrowIfNull(runChain);
+        ArgumentNullException.ThrowIfNull(runChains);
         ArgumentNullException.ThrowIfNull(estimate);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
 
         var job = store.FindOrCreateJob(spec);
         var stored = job.Status == RunStatus.Completed ? store.Estimate(job.Id) : null;
@@ -46,24 +70,29 @@ public static class ChainJobRunner
         }
 
         var done = store.CompletedChains(job.Id).ToHashSet();
+        var missing = Enumerable.Range(0, spec.Chains).Where(c => !done.Contains(c)).ToArray();
         var ran = new List<int>();
-        for (var chain = 0; chain < spec.Chains; chain++)
+        foreach (var batch in missing.Chunk(batchSize))
         {
-            if (done.Contains(chain))
-            {
-                continue;
-            }
-
             cancellationToken.ThrowIfCancellationRequested();
-            var record = runChain(job.Id, chain);
-            if (record.JobId != job.Id || record.ChainIndex != chain)
+            var records = runChains(job.Id, batch);
+            if (records.Count != batch.Length)
             {
-                throw new InvalidOperationException(
-                    $"runChain was asked for chain {chain} of job {job.Id} but returned chain {record.ChainIndex} of job {record.JobId}.");
+                throw new InvalidOperationException($"runChains was asked for {batch.Length} chains but returned {records.Count}.");
             }
 
-            store.SaveChain(record);
-            ran.Add(chain);
+            for (var i = 0; i < batch.Length; i++)
+            {
+                var record = records[i];
+                if (record.JobId != job.Id || record.ChainIndex != batch[i])
+                {
+                    throw new InvalidOperationException(
+                        $"runChains was asked for chain {batch[i]} of job {job.Id} but returned chain {record.ChainIndex} of job {record.JobId}.");
+                }
+
+                store.SaveChain(record);
+                ran.Add(batch[i]);
+            }
         }
 
         var chains = store.Chains(job.Id);

@@ -1,3 +1,5 @@
+using SltSharp.Diagnostics;
+
 namespace SltSharp.Store;
 
 /// <summary>Lifecycle of a run or a sampling job as recorded in the store.</summary>
@@ -14,19 +16,6 @@ public enum RunStatus
 
     /// <summary>Stopped by the user (Ctrl-C) before finishing.</summary>
     Interrupted,
-}
-
-/// <summary>The overall judgement of the diagnostics on an LLC estimate.</summary>
-public enum EstimateVerdict
-{
-    /// <summary>Every diagnostic passed: the estimate can be reported as is.</summary>
-    Pass,
-
-    /// <summary>Some diagnostic is borderline: report the estimate with its reasons.</summary>
-    Warn,
-
-    /// <summary>The estimate is not trustworthy (divergence, no convergence, NaN...).</summary>
-    Fail,
 }
 
 /// <summary>What a caller supplies to start a run.</summary>
@@ -144,12 +133,12 @@ public sealed record ChainRecord(
 /// <param name="LambdaHat">λ̂, the mean of the per-chain estimates.</param>
 /// <param name="StandardError">Standard error of λ̂ across chains.</param>
 /// <param name="DiagnosticsJson">Diagnostics as JSON (R-hat, ESS, acceptance, divergences...).</param>
-/// <param name="Verdict">Overall judgement.</param>
+/// <param name="Verdict">Overall judgement (the diagnostics' <see cref="SltSharp.Diagnostics.Verdict"/>).</param>
 /// <param name="Reasons">Human-readable reasons behind the verdict (may be empty when it passed).</param>
 public sealed record EstimateRecord(
     long JobId,
     double LambdaHat,
     double StandardError,
     string DiagnosticsJson,
-    EstimateVerdict Verdict,
+    Verdict Verdict,
     IReadOnlyList<string> Reasons);

@@ -592,9 +592,13 @@ public sealed class SqliteResultsStore : IResultsStore
             ReadReal(reader, 0),
             ReadReal(reader, 1),
             reader.GetString(2),
-            Enum.Parse<EstimateVerdict>(reader.GetString(3)),
+            ParseVerdict(reader.GetString(3)),
             JsonSerializer.Deserialize<string[]>(reader.GetString(4)) ?? []);
     });
+
+    // Stores written before the verdict was unified with the diagnostics' enum say "Pass" for Ok.
+    private static SltSharp.Diagnostics.Verdict ParseVerdict(string text) =>
+        text == "Pass" ? SltSharp.Diagnostics.Verdict.Ok : Enum.Parse<SltSharp.Diagnostics.Verdict>(text);
 
     /// <inheritdoc />
     public void Dispose()

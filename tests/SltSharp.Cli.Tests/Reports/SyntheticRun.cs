@@ -119,14 +119,14 @@ public static class SyntheticRun
             var values = all.Select(c => c.LambdaHat).ToArray();
             if (values.Any(double.IsNaN))
             {
-                return new EstimateRecord(job.Id, double.NaN, double.NaN, "{}", EstimateVerdict.Fail,
+                return new EstimateRecord(job.Id, double.NaN, double.NaN, "{}", SltSharp.Diagnostics.Verdict.Fail,
                     ["a chain diverged (loss became NaN)", "step size ε too large for this nβ"]);
             }
 
             var mean = values.Average();
             var se = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1) / values.Length);
-            var verdict = stepSize * nBeta > 0.02 ? EstimateVerdict.Warn : EstimateVerdict.Pass;
-            IReadOnlyList<string> reasons = verdict == EstimateVerdict.Warn
+            var verdict = stepSize * nBeta > 0.02 ? SltSharp.Diagnostics.Verdict.Warn : SltSharp.Diagnostics.Verdict.Ok;
+            IReadOnlyList<string> reasons = verdict == SltSharp.Diagnostics.Verdict.Warn
                 ? ["R-hat 1.03 > 1.01: chains disagree", "acceptance 0.61 < 0.8 <em>(pseudo-MALA)</em>"]
                 : [];
             return new EstimateRecord(job.Id, mean, se, """{"r_hat":1.003}""", verdict, reasons);

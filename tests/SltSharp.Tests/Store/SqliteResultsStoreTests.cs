@@ -32,7 +32,7 @@ public sealed class SqliteResultsStoreTests : IDisposable
                 store.SaveChain(chain);
             }
 
-            store.CompleteJob(new EstimateRecord(job.Id, 0.375, 0.0125, """{"r_hat":1.0}""", EstimateVerdict.Pass, []));
+            store.CompleteJob(new EstimateRecord(job.Id, 0.375, 0.0125, """{"r_hat":1.0}""", SltSharp.Diagnostics.Verdict.Ok, []));
             store.FinishRun(run.Id, RunStatus.Completed);
         }
 
@@ -63,7 +63,7 @@ public sealed class SqliteResultsStoreTests : IDisposable
         Assert.True(double.IsNaN(chains[3].LambdaHat));
         var estimate = reopened.Estimate(jobId)!;
         Assert.Equal(0.375, estimate.LambdaHat);
-        Assert.Equal(EstimateVerdict.Pass, estimate.Verdict);
+        Assert.Equal(SltSharp.Diagnostics.Verdict.Ok, estimate.Verdict);
         Assert.Equal(RunStatus.Completed, reopened.Jobs(runId).Single().Status);
     }
 

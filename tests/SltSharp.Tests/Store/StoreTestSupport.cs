@@ -75,6 +75,6 @@ public static class Synthetic
         var mean = values.Average();
         var sd = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
         return new EstimateRecord(job.Id, mean, sd / Math.Sqrt(values.Length), """{"r_hat":1.01,"ess":812.5}""",
-            EstimateVerdict.Warn, ["R-hat 1.01 is above 1.005", "chain 3 <b>drifts</b>"]);
+            SltSharp.Diagnostics.Verdict.Warn, ["R-hat 1.01 is above 1.005", "chain 3 <b>drifts</b>"]);
     }
 }

@@ -132,7 +132,7 @@ internal static class LlcCommand
             }
             else
             {
-                WriteHuman(context.Output, modelName, setup, options, result, finiteTemperature);
+                WriteHuman(context.Output, setup, options, result, finiteTemperature);
                 if (recorded is not null)
                 {
                     context.Output.WriteLine($"recorded   run {recorded.RunId} in {parse.GetValue(store)} ({recorded.ChainsComputed} chains sampled now, {recorded.ChainsReused} from an earlier attempt); 'slt report {recorded.RunId}' shows it");
@@ -207,7 +207,7 @@ internal static class LlcCommand
 
     private static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
-    private static void WriteHuman(TextWriter o, string modelName, BuiltinModel setup, LlcOptions options, LlcResult r, double? finiteTemperature)
+    private static void WriteHuman(TextWriter o, BuiltinModel setup, LlcOptions options, LlcResult r, double? finiteTemperature)
     {
         o.WriteLine($"model      {setup.Description} ({setup.Loss.ParameterCount} parameters, n = {setup.Loss.SampleCount})");
         o.WriteLine($"sampler    {r.SamplerName}: ε = {options.StepSize:G3}, nβ = {r.NBeta:G4}, γ = {options.Localization:G3}, {options.Chains} chains × {options.Draws} draws (burn-in {options.Burnin}, thinning {options.Thinning}), batch {(options.BatchSize?.ToString() ?? "full")}");
@@ -232,7 +232,6 @@ internal static class LlcCommand
             o.WriteLine($"  ! {message}");
         }
         o.WriteLine($"speed      {r.StepsPerSecond:N0} SGLD steps/s over all chains, {r.Sampling.Elapsed.TotalSeconds:F1} s of sampling ({Gemm.BackendDescription})");
-        _ = modelName;
     }
 
 }

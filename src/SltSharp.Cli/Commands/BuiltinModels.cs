@@ -66,8 +66,10 @@ internal static class BuiltinModels
     // TMS: n = 5000 as in Chen et al. Full batch: with minibatches of 500 the gradient noise pulled the pseudo-MALA
     // acceptance to ≈0.57 even at ε = 1e-4; full batch at ε = 1e-3 gives ≈0.9 and mixes in ~1000 steps. γ = 10: at
     // γ = 1 the flat directions of the off feature wander far enough for chains to leave the k-gon (negative λ̂), at
-    // γ ≥ 20 the localization pulls λ̂ visibly low (5-gon 6.5 at γ = 20, 4.4 at γ = 100).
-    public static readonly ModelDefaults TmsDefaults = new(5_000, 0, 1_000, 3_000, 1);
+    // γ ≥ 20 the localization pulls λ̂ visibly low (5-gon 6.5 at γ = 20, 4.4 at γ = 100). Burn-in 3000: with 1000 one
+    // 5+-gon chain in four was still settling (λ̂ 7.4 against 9.6–10.4 for the others; R-hat 1.14, a fail); with 3000 all
+    // four points end ok or warn (5-gon 7.53 ok, 6-gon 8.61 ok, 5+-gon 10.07 warn, 4-gon 6.03 warn; seed 0).
+    public static readonly ModelDefaults TmsDefaults = new(5_000, 0, 3_000, 3_000, 1);
 
     /// <summary>
     /// Bias given to the features a k-gon leaves off, for sampling (see <see cref="Tms"/>): any negative value gives the same

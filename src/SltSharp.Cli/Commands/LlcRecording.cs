@@ -157,7 +157,7 @@ internal static class LlcRecording
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
-    private static string CodeVersion() =>
+    internal static string CodeVersion() =>
         typeof(LlcRecording).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
         ?? typeof(LlcRecording).Assembly.GetName().Version?.ToString() ?? "unknown";
 }

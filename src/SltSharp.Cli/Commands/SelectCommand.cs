@@ -31,7 +31,7 @@ internal static class SelectCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed of the data and of every chain.", DefaultValueFactory = _ => 0UL };
         var chains = OptionParsing.BoundedInt("--chains", "Independent chains per point.", 4, 2);
         var draws = OptionParsing.OptionalInt("--draws", "Kept draws per chain (default 3000).", 2);
-        var burnin = OptionParsing.OptionalInt("--burnin", "Burn-in steps per chain (default 1000).", 0);
+        var burnin = OptionParsing.OptionalInt("--burnin", "Burn-in steps per chain (default 3000).", 0);
         var epsilon = OptionParsing.PositiveDouble("--epsilon", "SGLD step size ε (default 1e-3).");
         var gamma = OptionParsing.PositiveDouble("--gamma", "Localization γ (default 10).");
         var k = OptionParsing.PositiveDouble("--k", "Standard errors on each side of the n_crit interval (default 2).");
@@ -69,21 +69,8 @@ internal static class SelectCommand
             }
             var u = Estimate(fromName, sampleCount, options);
             var v = Estimate(toName, sampleCount, options);
-
-            // Theory: published λ and the prior term ½‖w‖² at the points with off biases exactly 0 (the convention of the
-            // published prior terms; the loss is the same for any off bias ≤ 0).
-            CriticalSampleSize? theory = null;
-            FreeEnergyTerms? theoryU = null, theoryV = null;
-            if (u.TheoryLambda is { } lu && v.TheoryLambda is { } lv)
-            {
-                theoryU = u.Point.FreeEnergyTerms(lu);
-                theoryV = v.Point.FreeEnergyTerms(lv);
-                theory = ModelSelection.FindCriticalSampleSize(theoryU, theoryV);
-            }
-            var estimatedU = new FreeEnergyTerms(u.Point.Loss, Math.Max(0, u.Llc.Mean), 1, u.Point.Parameters.HalfSquaredNorm());
-            var estimatedV = new FreeEnergyTerms(v.Point.Loss, Math.Max(0, v.Llc.Mean), 1, v.Point.Parameters.HalfSquaredNorm());
-            var interval = ModelSelection.CriticalSampleSizeWithUncertainty(estimatedU, estimatedV,
-                new FreeEnergyUncertainty(0, u.Llc.StandardError), new FreeEnergyUncertainty(0, v.Llc.StandardError), kSe);
+            var (theoryU, theoryV, theory, estimatedU, estimatedV, interval) =
+                Compare(u.Point, u.TheoryLambda, u.Llc.Mean, u.Llc.StandardError, v.Point, v.TheoryLambda, v.Llc.Mean, v.Llc.StandardError, kSe);
 
             var report = new SelectReport(fromName, toName, sampleCount, options, kSe, u, v, theoryU, theoryV, theory, estimatedU, estimatedV, interval);
             if (parse.GetValue(json))
@@ -101,14 +88,36 @@ internal static class SelectCommand
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private sealed record PointEstimate(string Name, TmsCriticalPoint Point, double? TheoryLambda, LlcResult Llc);
+    internal sealed record PointEstimate(string Name, TmsCriticalPoint Point, double? TheoryLambda, LlcResult Llc);
+
+    /// <summary>Free energies of U and V from theory λ (when known) and from λ̂, and both critical sample sizes.</summary>
+    internal static (FreeEnergyTerms? TheoryU, FreeEnergyTerms? TheoryV, CriticalSampleSize? Theory, FreeEnergyTerms EstimatedU,
+        FreeEnergyTerms EstimatedV, CriticalSampleSizeInterval Interval) Compare(
+        TmsCriticalPoint u, double? theoryLambdaU, double llcU, double llcSeU, TmsCriticalPoint v, double? theoryLambdaV, double llcV, double llcSeV, double kSe)
+    {
+        // Theory: published λ and the prior term ½‖w‖² at the points with off biases exactly 0 (the convention of the
+        // published prior terms; the loss is the same for any off bias ≤ 0).
+        CriticalSampleSize? theory = null;
+        FreeEnergyTerms? theoryU = null, theoryV = null;
+        if (theoryLambdaU is { } lu && theoryLambdaV is { } lv)
+        {
+            theoryU = u.FreeEnergyTerms(lu);
+            theoryV = v.FreeEnergyTerms(lv);
+            theory = ModelSelection.FindCriticalSampleSize(theoryU, theoryV);
+        }
+        var estimatedU = new FreeEnergyTerms(u.Loss, Math.Max(0, llcU), 1, u.Parameters.HalfSquaredNorm());
+        var estimatedV = new FreeEnergyTerms(v.Loss, Math.Max(0, llcV), 1, v.Parameters.HalfSquaredNorm());
+        var interval = ModelSelection.CriticalSampleSizeWithUncertainty(estimatedU, estimatedV,
+            new FreeEnergyUncertainty(0, llcSeU), new FreeEnergyUncertainty(0, llcSeV), kSe);
+        return (theoryU, theoryV, theory, estimatedU, estimatedV, interval);
+    }
 
     private sealed record SelectReport(
         string From, string To, int N, LlcOptions Options, double K, PointEstimate U, PointEstimate V,
         FreeEnergyTerms? TheoryU, FreeEnergyTerms? TheoryV, CriticalSampleSize? Theory,
         FreeEnergyTerms EstimatedU, FreeEnergyTerms EstimatedV, CriticalSampleSizeInterval Interval);
 
-    private static PointEstimate Estimate(string init, int n, LlcOptions options)
+    internal static PointEstimate Estimate(string init, int n, LlcOptions options)
     {
         var (kGon, plus) = BuiltinModels.ParseTmsInit(init);
         var setup = BuiltinModels.Tms(init, n, options.Seed);

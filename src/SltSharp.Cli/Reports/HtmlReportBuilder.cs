@@ -65,6 +65,11 @@ public static class HtmlReportBuilder
             body.Append("</section>\n");
         }
 
+        if (report.TmsExperiment is { } tms)
+        {
+            body.Append(TmsExperimentReport.Html(tms, ChartDiv));
+        }
+
         if (report.TrainingMetrics.Count > 0)
         {
             body.Append("<section>\n<h2>Training</h2>\n")

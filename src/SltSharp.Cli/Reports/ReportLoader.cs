@@ -84,6 +84,12 @@ public static class ReportLoader
             ?.Select(e => new CalibrationCell(e.Job.Spec.StepSize, e.Job.Spec.NBeta, e.Estimate!.LambdaHat, e.Estimate.Verdict.ToString()))
             .ToList() ?? [];
 
+        if (run.Command == TmsExperimentReport.Command)
+        {
+            // Its metrics are k-gon fractions and LLCs, not training curves: they get their own section.
+            return TmsExperimentReport.Load(run, summary, store.Metrics(runId));
+        }
+
         return new RunReport(
             $"Run {run.Id}: {run.Command}",
             summary,

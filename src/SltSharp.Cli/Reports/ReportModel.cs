@@ -11,6 +11,7 @@ namespace SltSharp.Cli.Reports;
 /// <param name="LlcOverTraining">λ̂ at checkpoints along training; empty when there is one checkpoint.</param>
 /// <param name="Stages">Developmental stages drawn on the LLC-over-training chart.</param>
 /// <param name="Calibration">ε × nβ grid of estimates; empty when there was no sweep.</param>
+/// <param name="TmsExperiment">k-gon census and Bayesian prediction of an <c>slt experiment tms</c> run, else null.</param>
 public sealed record RunReport(
     string Title,
     IReadOnlyList<KeyValuePair<string, string>> Summary,
@@ -19,7 +20,8 @@ public sealed record RunReport(
     IReadOnlyList<TraceSection> Traces,
     IReadOnlyList<LlcPoint> LlcOverTraining,
     IReadOnlyList<StageRecord> Stages,
-    IReadOnlyList<CalibrationCell> Calibration);
+    IReadOnlyList<CalibrationCell> Calibration,
+    TmsExperimentSection? TmsExperiment = null);
 
 /// <summary>One chain's trace for the report.</summary>
 /// <param name="Chain">Chain index.</param>

@@ -9,7 +9,7 @@ namespace SltSharp.Cli.Reports;
 /// self-contained); long series go through <see cref="TraceDownsampler"/>; NaN and infinities become null, which
 /// Vega-Lite leaves out of continuous scales.
 /// </summary>
-public static class VegaLiteSpecs
+public static partial class VegaLiteSpecs
 {
     /// <summary>The Vega-Lite schema the specs follow.</summary>
     public const string Schema = "https://vega.github.io/schema/vega-lite/v6.json";

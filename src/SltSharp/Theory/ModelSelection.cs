@@ -80,6 +80,17 @@ public static class ModelSelection
     }
 
     /// <summary>
+    /// The posterior probability of V within U ∪ V, p_n(V)/(p_n(U) + p_n(V)) = 1/(1 + exp(ln p_n(U)/p_n(V))), from the
+    /// asymptotic free energies: the preference the dynamics of SGD are compared with (0.5 at the critical n).
+    /// </summary>
+    public static double PosteriorProbabilityOfV(FreeEnergyTerms u, FreeEnergyTerms v, double n)
+    {
+        double logOdds = PosteriorLogOdds(u, v, n);
+        // Written so that exp never overflows: for large positive log-odds exp(−x) is tiny, and vice versa.
+        return logOdds >= 0 ? Math.Exp(-logOdds) / (1 + Math.Exp(-logOdds)) : 1 / (1 + Math.Exp(logOdds));
+    }
+
+    /// <summary>
     /// Every sign change of the log-odds for n in [<paramref name="minN"/>, <paramref name="maxN"/>], found by scanning
     /// ln n on a fine grid and refining each bracket by bisection to machine precision in ln n.
     /// </summary>

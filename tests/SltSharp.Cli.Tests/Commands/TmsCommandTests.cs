@@ -54,9 +54,31 @@ public class TmsCommandTests
         var root = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal("ok", root.GetProperty("verdict").GetString());
         // λ is the n → ∞ value; at nβ = n/ln n ≈ 587 and γ = 10 the estimator carries a finite-temperature bias
-        // (measured with these defaults: 5-gon 7.47–7.59, 6-gon 8.54–8.68; Chen et al.'s SGLD: 7.7 and 9.0). Allow 1.0
+        // (measured with these defaults: 5-gon 7.53, 6-gon 8.61, seed 0; with 1000 burn-in 7.47–7.59 and 8.54–8.68;
+        // Chen et al.'s SGLD: 7.7 and 9.0). Allow 1.0
         // (≈12%), which is also > 6 across-chain SEs.
         Assert.InRange(root.GetProperty("llc_mean").GetDouble(), lambda - 1.0, lambda + 1.0);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task DefaultLlcAtTheOtherPointsEndsOkOrWarn()
+    {
+        // The 5+-gon mixes slowly along its "+" direction: with 1000 burn-in steps one chain in four was still settling
+        // (R-hat 1.14, a fail). With the defaults (3000) measured 10.07 ± 0.16 (warn: R-hat 1.011, ESS 67 per chain);
+        // 9.86 and 10.01 at other settings and seeds; Chen et al.'s SGLD gave 9.9 against the theoretical 8.5. The estimate
+        // sits 1.4–1.6 above theory, so the band is [λ − 1, λ + 2]: it catches a chain that left the point (λ̂ ≈ 7) or a
+        // broken sampler, not the finite-temperature bias the published estimate shares.
+        var (exit, stdout, stderr) = await Run("llc", "--model", "tms", "--init", "5gon+", "--json", "--no-store");
+        Assert.True(exit == 0, stderr + stdout);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Contains(root.GetProperty("verdict").GetString(), new[] { "ok", "warn" });
+        Assert.InRange(root.GetProperty("llc_mean").GetDouble(), 8.5 - 1.0, 8.5 + 2.0);
+
+        // The 4-gon has no published λ (measured 6.03 ± 0.13, warn); only the verdict is checked.
+        (exit, stdout, stderr) = await Run("llc", "--model", "tms", "--init", "4gon", "--json", "--no-store");
+        Assert.True(exit == 0, stderr + stdout);
+        Assert.Contains(JsonDocument.Parse(stdout).RootElement.GetProperty("verdict").GetString(), new[] { "ok", "warn" });
     }
 
     [Fact]

@@ -28,12 +28,12 @@ internal static class TmsExperimentCommand
     {
         var nValues = OptionParsing.IntList("--n-values", "Training-set sizes n, comma-separated (default 100,200,400,800,1600,3200,6400).", () => [], minimum: 2);
         var seeds = OptionParsing.OptionalInt("--seeds", "Seeds (random initialisations and training sets) per n (default 50).", 1);
-        var steps = OptionParsing.OptionalInt("--steps", "Optimizer steps per seed (default 10000).", 1);
+        var steps = OptionParsing.OptionalInt("--steps", "Optimizer steps per seed (default 20000).", 1);
         var batch = OptionParsing.OptionalInt("--batch-size", "Minibatch size, drawn with replacement; ≥ n means full batch (default 64).", 1);
-        var optimizer = new Option<string>("--optimizer") { Description = "sgd or adam.", DefaultValueFactory = _ => "adam" };
+        var optimizer = new Option<string>("--optimizer") { Description = "sgd (plain, no momentum) or adam.", DefaultValueFactory = _ => "sgd" };
         optimizer.AcceptOnlyFromAmong("sgd", "adam");
-        var lr = OptionParsing.PositiveDouble("--lr", "Learning rate (default 0.005 for adam, 0.1 for sgd).");
-        var initScale = OptionParsing.PositiveDouble("--init-scale", "Standard deviation of the initial entries of W (default 0.3; biases start at 0).");
+        var lr = OptionParsing.PositiveDouble("--lr", "Learning rate (default 0.1 for sgd, 0.005 for adam).");
+        var initScale = OptionParsing.PositiveDouble("--init-scale", "Standard deviation of the initial entries of W (default 0.1; biases start at 0).");
         var perDecade = OptionParsing.OptionalInt("--checkpoints-per-decade", "Log-spaced checkpoints per decade of training steps (default 4).", 1);
         var seed = new Option<ulong>("--seed") { Description = "Master seed of the initialisations, training sets, minibatches and LLC chains.", DefaultValueFactory = _ => 0UL };
         var llcDraws = OptionParsing.OptionalInt("--llc-draws", "Draws per chain of the LLC estimates at the 5-gon and 6-gon (default: slt llc --model tms).", 2);
@@ -58,7 +58,7 @@ internal static class TmsExperimentCommand
             bool isQuick = parse.GetValue(quick);
             string optimizerName = parse.GetValue(optimizer)!;
             var kind = optimizerName == "sgd" ? TmsOptimizer.Sgd : TmsOptimizer.Adam;
-            int stepCount = parse.GetValue(steps) ?? (isQuick ? 1_500 : 10_000);
+            int stepCount = parse.GetValue(steps) ?? (isQuick ? 1_500 : 20_000);
             int[] ns = parse.GetValue(nValues) is { Length: > 0 } given ? [.. given.Distinct().Order()] : isQuick ? [100, 1600] : DefaultNValues;
             var defaults = BuiltinModels.TmsDefaults;
             int threadCount = parse.GetValue(threads);
@@ -71,7 +71,7 @@ internal static class TmsExperimentCommand
                     BatchSize = parse.GetValue(batch) ?? 64,
                     Optimizer = kind,
                     LearningRate = parse.GetValue(lr) ?? (kind == TmsOptimizer.Adam ? 0.005 : 0.1),
-                    InitScale = parse.GetValue(initScale) ?? 0.3,
+                    InitScale = parse.GetValue(initScale) ?? 0.1,
                     Threads = threadCount,
                     Seed = parse.GetValue(seed),
                 },

@@ -37,10 +37,11 @@ internal static class SelectCommand
         var k = OptionParsing.PositiveDouble("--k", "Standard errors on each side of the n_crit interval (default 2).");
         var threads = OptionParsing.BoundedInt("--threads", "Threads the chains are spread over (results do not depend on it).", Math.Min(Environment.ProcessorCount, 2), 1);
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
+        var output = new Option<string?>("--out") { Description = "HTML report to write (default runs/select-FROM-TO.html)." };
 
         var command = new Command("select", "Internal model selection between two critical points: losses, LLCs, posterior log-odds against n and the critical sample size.")
         {
-            model, from, to, n, seed, chains, draws, burnin, epsilon, gamma, k, threads, json,
+            model, from, to, n, seed, chains, draws, burnin, epsilon, gamma, k, threads, json, output,
         };
         command.SetAction(parse =>
         {
@@ -73,13 +74,18 @@ internal static class SelectCommand
                 Compare(u.Point, u.TheoryLambda, u.Llc.Mean, u.Llc.StandardError, v.Point, v.TheoryLambda, v.Llc.Mean, v.Llc.StandardError, kSe);
 
             var report = new SelectReport(fromName, toName, sampleCount, options, kSe, u, v, theoryU, theoryV, theory, estimatedU, estimatedV, interval);
+            string html = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"select-{fromName}-{toName}.html"));
+            Reports.HtmlReportBuilder.Write(ToRunReport(report), html);
             if (parse.GetValue(json))
             {
-                context.Output.WriteLine(ToJson(report).ToJsonString(JsonOptions));
+                var o = ToJson(report);
+                o["report"] = html;
+                context.Output.WriteLine(o.ToJsonString(JsonOptions));
             }
             else
             {
                 WriteHuman(context.Output, report);
+                context.Output.WriteLine($"report            {html}");
             }
             return u.Llc.Verdict == SltSharp.Diagnostics.Verdict.Fail || v.Llc.Verdict == SltSharp.Diagnostics.Verdict.Fail ? SltApp.ExitFailure : 0;
         });
@@ -168,6 +174,37 @@ internal static class SelectCommand
         ["nbeta"] = r.U.Llc.NBeta,
         ["seed"] = r.Options.Seed,
     };
+
+    /// <summary>The HTML report: every number of the human output as summary rows, then both points' chains and verdicts.</summary>
+    private static Reports.RunReport ToRunReport(SelectReport r)
+    {
+        static string F(double v, string format) => double.IsFinite(v) ? v.ToString(format, System.Globalization.CultureInfo.InvariantCulture) : "—";
+        var summary = new List<KeyValuePair<string, string>>
+        {
+            new("Command", $"select --from {r.From} --to {r.To}"),
+            new("LLC settings", $"n = {r.N}, nβ = {F(r.U.Llc.NBeta, "G4")}, γ = {F(r.Options.Localization, "G3")}, ε = {F(r.Options.StepSize, "G3")}, {r.Options.Chains} chains × {r.Options.Draws} draws, burn-in {r.Options.Burnin}, seed {r.Options.Seed}"),
+        };
+        foreach (var p in new[] { r.U, r.V })
+        {
+            summary.Add(new(p.Point.Type, $"loss {F(p.Point.Loss, "F6")} (L_n {F(p.Llc.ReferenceLoss, "F6")}), λ theory {(p.TheoryLambda is { } l ? F(l, "G3") : "—")}, λ̂ {F(p.Llc.Mean, "F2")} ± {F(p.Llc.StandardError, "F2")}, ½‖w‖² {F(p.Point.Parameters.HalfSquaredNorm(), "F4")}, {p.Llc.Verdict.ToString().ToLowerInvariant()}"));
+        }
+        foreach (double nn in TableN)
+        {
+            string theory = r.TheoryU is null ? "—" : F(ModelSelection.PosteriorLogOdds(r.TheoryU, r.TheoryV!, nn), "F2");
+            summary.Add(new($"ln p(U)/p(V) at n = {nn:G6}", $"theory {theory}, estimated {F(ModelSelection.PosteriorLogOdds(r.EstimatedU, r.EstimatedV, nn), "F2")}"));
+        }
+        summary.Add(new("n_crit theory", r.Theory?.First is { } t ? F(t, "F1") : $"none ({r.Theory?.Outcome.ToString() ?? "no theory λ"})"));
+        summary.Add(new("n_crit estimated", double.IsFinite(r.Interval.NCritical)
+            ? $"{F(r.Interval.NCritical, "F1")} (±{F(r.K, "G3")} SE: {F(r.Interval.Lower, "F1")} – {F(r.Interval.Upper, "F1")})"
+            : $"none: {r.Interval.Outcome}"));
+        var traces = new[] { r.U, r.V }.Select(p => new Reports.TraceSection(
+            $"{p.Point.Type} · sgld ε={F(r.Options.StepSize, "G3")} nβ={F(p.Llc.NBeta, "G4")} γ={F(r.Options.Localization, "G3")} (draws after burn-in)",
+            0,
+            p.Llc.NBeta,
+            [.. p.Llc.Sampling.Losses.Select((loss, c) => new Reports.ChainTrace(c, p.Llc.ReferenceLoss, loss))],
+            new Reports.EstimateSummary(p.Llc.Mean, p.Llc.StandardError, p.Llc.Verdict, [.. p.Llc.Diagnostics.Reasons]))).ToList();
+        return new Reports.RunReport($"slt select: {r.U.Point.Type} vs {r.V.Point.Type}", summary, ToJson(r).ToJsonString(JsonOptions), [], traces, [], [], []);
+    }
 
     private static void WriteHuman(TextWriter o, SelectReport r)
     {

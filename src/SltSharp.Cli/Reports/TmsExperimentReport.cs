@@ -225,9 +225,10 @@ public static class TmsExperimentReport
         static string F(double? v, string format) => v is { } x && double.IsFinite(x) ? x.ToString(format, CultureInfo.InvariantCulture) : "—";
         var types = section.Types;
         var b = new System.Text.StringBuilder();
-        b.Append("<section>\n<h2>k-gon type after training against n</h2>\n")
+        b.Append("<style>table.kgon th, table.kgon td { padding: 3px 16px 3px 0; text-align: right; font-variant-numeric: tabular-nums; }</style>\n")
+            .Append("<section>\n<h2>k-gon type after training against n</h2>\n")
             .Append("<p class=\"note\">").Append(E(string.Create(CultureInfo.InvariantCulture,
-                $"{section.Seeds} seeds per n, each trained {section.FinalStep} steps on its own n samples and classified by TmsClassifier. Dashed: posterior probability of the 6-gon within {{5-gon, 6-gon}}, ln p(U)/p(V) = n·Δℓ + Δλ·ln n + Δc, from theory λ (7, 8.5) and from λ̂; red rules: the critical n.")))
+                $"{section.Seeds} seeds per n, each trained {section.FinalStep} steps on its own n samples and classified by TmsClassifier. Black lines: posterior probability of the 6-gon within {{5-gon, 6-gon}}, ln p(U)/p(V) = n·Δℓ + Δλ·ln n + Δc, from theory λ (7, 8.5) and from λ̂; red rules: the critical n.")))
             .Append("</p>\n")
             .Append(chart("kgon-vs-n", VegaLiteSpecs.KGonFractionsVsN(section)))
             .Append("<table class=\"summary kgon\"><tr><th>n</th>");
@@ -251,7 +252,7 @@ public static class TmsExperimentReport
         }
         b.Append("</table>\n</section>\n");
 
-        b.Append("<section>\n<h2>The Bayesian side: losses and LLCs of the compared points</h2>\n<table class=\"summary\">")
+        b.Append("<section>\n<h2>The Bayesian side: losses and LLCs of the compared points</h2>\n<table class=\"summary kgon\">")
             .Append("<tr><th>point</th><th>loss (exact)</th><th>λ theory</th><th>λ̂ ± SE</th><th>verdict</th></tr>\n");
         foreach (var l in section.Llcs)
         {

@@ -34,7 +34,8 @@ public static partial class VegaLiteSpecs
             rules.Add(new JsonObject { ["n"] = Num(e), ["label"] = string.Create(CultureInfo.InvariantCulture, $"n_crit (λ̂) {e:F0}") });
         }
 
-        var x = With(Field("n", "quantitative", "training-set size n"), "scale", new JsonObject { ["type"] = "log" });
+        var x = With(With(Field("n", "quantitative", "training-set size n"), "scale", new JsonObject { ["type"] = "log" }),
+            "axis", new JsonObject { ["labelOverlap"] = "greedy" });
         var y = With(Field("fraction", "quantitative", "fraction of seeds / posterior probability"), "scale", new JsonObject { ["domain"] = new JsonArray(0, 1) });
         var types = section.Types.Select(s => (JsonNode?)s).ToArray();
         var layers = new JsonArray
@@ -109,7 +110,8 @@ public static partial class VegaLiteSpecs
                 ["mark"] = new JsonObject { ["type"] = "line", ["point"] = new JsonObject { ["size"] = 14 }, ["strokeWidth"] = 1.5 },
                 ["encoding"] = new JsonObject
                 {
-                    ["x"] = With(Field("step", "quantitative", "training step"), "scale", new JsonObject { ["type"] = "log" }),
+                    ["x"] = With(With(Field("step", "quantitative", "training step"), "scale", new JsonObject { ["type"] = "log" }),
+                        "axis", new JsonObject { ["labelOverlap"] = "greedy", ["format"] = "~s" }),
                     ["y"] = With(Field("fraction", "quantitative", "fraction of seeds"), "scale", new JsonObject { ["domain"] = new JsonArray(0, 1) }),
                     ["color"] = With(Field("type", "nominal", "k-gon type"), "sort", new JsonArray(types)),
                     ["tooltip"] = Tooltips(("n", "ordinal"), ("step", "quantitative"), ("type", "nominal"), ("fraction", "quantitative")),

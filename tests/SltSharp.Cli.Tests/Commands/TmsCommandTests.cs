@@ -84,9 +84,16 @@ public class TmsCommandTests
     [Fact]
     public async Task SelectReportsTheTheoryCrossingAndAConsistentInterval()
     {
-        var (exit, stdout, stderr) = await Run("select", "--model", "tms", "--from", "5gon", "--to", "6gon", "--n", "1000", "--draws", "150", "--burnin", "100", "--json", "--threads", "1");
+        string html = Path.Combine(Path.GetTempPath(), $"slt-select-{Guid.NewGuid():N}.html");
+        var (exit, stdout, stderr) = await Run("select", "--model", "tms", "--from", "5gon", "--to", "6gon", "--n", "1000", "--draws", "150", "--burnin", "100", "--json", "--threads", "1", "--out", html);
         Assert.True(exit is 0 or 1, stderr);
         var root = JsonDocument.Parse(stdout).RootElement;
+        // The report holds both points' chains and the crossing.
+        Assert.Equal(html, root.GetProperty("report").GetString());
+        string page = File.ReadAllText(html);
+        File.Delete(html);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(page, "data-kind=\"running-llc\"").Count);
+        Assert.Contains("n_crit theory", page, StringComparison.Ordinal);
         // slt-reference §2c: n·ΔL + Δλ·ln n + Δc = 0 with the prior terms gives n_crit ≈ 601.
         Assert.Equal(601.0, root.GetProperty("n_crit_theory").GetDouble(), 1.0);
         Assert.Equal(7.0, root.GetProperty("from").GetProperty("lambda_theory").GetDouble());

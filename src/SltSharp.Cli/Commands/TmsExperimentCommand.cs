@@ -21,7 +21,7 @@ internal static class TmsExperimentCommand
     /// <summary>The settings of a run (defaults, or <c>--quick</c>, then explicit options).</summary>
     internal sealed record Settings(int[] NValues, int Seeds, TmsTrainingOptions Training, int PerDecade, int LlcN, LlcOptions Llc);
 
-    /// <summary>Default: about 5 minutes on 2 idle cores (measured: see docs/tms.md).</summary>
+    /// <summary>Default n values; the default run needs ≈ 2 minutes of CPU (docs/tms.md, "Run time").</summary>
     internal static readonly int[] DefaultNValues = [100, 200, 400, 800, 1600, 3200, 6400];
 
     public static Command Build(CliContext context)

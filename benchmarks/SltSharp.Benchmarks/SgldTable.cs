@@ -82,6 +82,11 @@ internal static class SgldTable
                 Seed = 7,
                 Threads = threads,
             };
+            if (args.Contains("--profile"))
+            {
+                Profile(w, nBeta);
+                continue;
+            }
             // Warm-up: JIT tiers and buffer allocation, outside the timed run.
             LlcEstimator.Estimate(w.Loss, w.WStar, options with { Burnin = 0, Draws = 20, Chains = Math.Min(w.Chains, threads) });
             var result = LlcEstimator.Estimate(w.Loss, w.WStar, options);
@@ -89,6 +94,56 @@ internal static class SgldTable
                 $"{w.Name} {result.Sampling.StepsPerSecond:F0} steps/s, llc {result.Mean:F3} +- {result.StandardError:F3} ({w.Chains} chains x {steps} steps, threads={threads}, params={w.Loss.ParameterCount}, survived={result.SurvivingChains.Length})"));
         }
         File.WriteAllLines(Path.Combine(dir, "workloads.txt"), manifest);
+    }
+
+    /// <summary>
+    /// `--profile`: this thread's CPU time (robust on a loaded machine) per batched evaluation of all chains, without and
+    /// with the gradient, and per full SGLD step on one thread.
+    /// </summary>
+    private static void Profile(Workload w, double nBeta)
+    {
+        int chains = w.Chains, p = w.Loss.ParameterCount;
+        var positions = new float[chains * p];
+        for (int c = 0; c < chains; c++)
+        {
+            w.WStar.CopyTo(positions, c * p);
+        }
+        var batch = new int[chains * w.Batch];
+        new Rng(5).FillIndices(batch, w.Loss.SampleCount);
+        var losses = new float[chains];
+        var gradients = new float[chains * p];
+        double Time(Action action)
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                action();
+            }
+            int reps = 0;
+            double start = ThreadClock.Microseconds();
+            while (ThreadClock.Microseconds() - start < 300_000)
+            {
+                action();
+                reps++;
+            }
+            return (ThreadClock.Microseconds() - start) / reps;
+        }
+        double forward = Time(() => w.Loss.Evaluate(positions, chains, batch, losses, []));
+        double both = Time(() => w.Loss.Evaluate(positions, chains, batch, losses, gradients));
+        var sampler = new Sgld<float>(new LocalizedPosterior(nBeta, w.Localization, 0), w.StepSize);
+        var rngs = Enumerable.Range(0, chains).Select(c => new Rng(1, (ulong)c)).ToArray();
+        var state = sampler.Init(w.WStar, rngs);
+        var info = new StepInfo[chains];
+        double step = Time(() => sampler.Step(state, w.Loss, batch, info));
+        var noise = new float[p];
+        var scratch = new float[GaussianNoise.ScratchLength(p)];
+        int half = (p + 1) / 2;
+        var other = new float[half];
+        double fill = Time(() => GaussianNoise.Fill(rngs[0], noise, scratch));
+        double sinCosPi = Time(() => System.Numerics.Tensors.TensorPrimitives.SinCosPi<float>(scratch.AsSpan(0, half), scratch.AsSpan(0, half), other));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{w.Name}: CPU µs for {p} normals {fill:F0} (SinCosPi alone on {half} angles would take {sinCosPi:F0})"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{w.Name}: {chains} chains, CPU µs per batched call: loss {forward:F0}, loss+gradient {both:F0}, SGLD step {step:F0} => {chains * 1e6 / step:F0} chain-steps/s per thread"));
     }
 
     private static string? Option(string[] args, string name)

@@ -11,6 +11,9 @@ switch (args.FirstOrDefault())
     case "training-table":
         TrainingTable.Run(args[1..]);
         break;
+    case "sgld-table":
+        SgldTable.Run(args[1..]);
+        break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(GemmBenchmarks).Assembly).Run(args);
         break;

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace SltSharp.Engine.Linalg;
 
-/// <summary>Compile-time row count of a micro-kernel (1, 2, 4 or 8 rows of C).</summary>
+/// <summary>Compile-time row count of a micro-kernel (1, 2, 4, 6 or 8 rows of C).</summary>
 internal interface IRowCount
 {
     static abstract int Value { get; }
@@ -17,6 +17,11 @@ internal interface IVectorCount
 internal readonly struct Rows8 : IRowCount
 {
     public static int Value => 8;
+}
+
+internal readonly struct Rows6 : IRowCount
+{
+    public static int Value => 6;
 }
 
 internal readonly struct Rows4 : IRowCount
@@ -45,7 +50,8 @@ internal readonly struct Vectors1 : IVectorCount
 }
 
 /// <summary>
-/// Register-blocked micro-kernel: a tile of up to 8 rows × 2 vectors of C held in registers while a packed A panel
+/// Register-blocked micro-kernel: a tile of up to 8 rows × 2 vectors of C held in registers (6 rows where the ISA has
+/// only 16 vector registers: 12 accumulators, 2 B registers and the broadcast of A fit without spilling) while a packed A panel
 /// (layout [p][row], <c>TRows</c> wide) and a packed B panel (layout [p][col], <c>TVectors·Count</c> wide, zero-padded)
 /// stream through. One source covers all widths and tile shapes: the shape parameters are struct types whose static
 /// values the JIT folds to constants, so the unused accumulators and branches disappear from each specialisation.
@@ -116,7 +122,7 @@ internal static unsafe class GemmMicroKernel
                     c3b = TOps.MultiplyAdd(x, b1, c3b);
                 }
             }
-            if (TRows.Value >= 8)
+            if (TRows.Value >= 6)
             {
                 x = TOps.Broadcast(a4[0]);
                 c4a = TOps.MultiplyAdd(x, b0, c4a);
@@ -130,6 +136,9 @@ internal static unsafe class GemmMicroKernel
                 {
                     c5b = TOps.MultiplyAdd(x, b1, c5b);
                 }
+            }
+            if (TRows.Value >= 8)
+            {
                 x = TOps.Broadcast(a4[r2]);
                 c6a = TOps.MultiplyAdd(x, b0, c6a);
                 if (two)
@@ -158,10 +167,13 @@ internal static unsafe class GemmMicroKernel
             WriteRow<T, TVec, TOps, TVectors>(c + (2 * (nint)ldc), c2a, c2b, cols, alpha, beta, betaZero);
             WriteRow<T, TVec, TOps, TVectors>(c + (3 * (nint)ldc), c3a, c3b, cols, alpha, beta, betaZero);
         }
-        if (TRows.Value >= 8)
+        if (TRows.Value >= 6)
         {
             WriteRow<T, TVec, TOps, TVectors>(c + (4 * (nint)ldc), c4a, c4b, cols, alpha, beta, betaZero);
             WriteRow<T, TVec, TOps, TVectors>(c + (5 * (nint)ldc), c5a, c5b, cols, alpha, beta, betaZero);
+        }
+        if (TRows.Value >= 8)
+        {
             WriteRow<T, TVec, TOps, TVectors>(c + (6 * (nint)ldc), c6a, c6b, cols, alpha, beta, betaZero);
             WriteRow<T, TVec, TOps, TVectors>(c + (7 * (nint)ldc), c7a, c7b, cols, alpha, beta, betaZero);
         }

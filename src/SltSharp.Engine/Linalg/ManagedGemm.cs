@@ -8,7 +8,7 @@ namespace SltSharp.Engine.Linalg;
 
 /// <summary>
 /// The managed GEMM backend: a register-blocked SIMD micro-kernel (8 rows × 2 vectors of C, i.e. 8×32 for float and
-/// 8×16 for double with AVX-512) fed by A read in place (any transpose, through row and k strides) and by B panels that
+/// 8×16 for double with AVX-512; 6 rows × 2 vectors, 6×16 for float, with AVX2's 16 registers) fed by A read in place (any transpose, through row and k strides) and by B panels that
 /// are packed (zero-padded, transposed with register transposes when B is stored n×k) or read in place when B is
 /// stored k×n and small; vectorised edges (kernels of 4/2/1 rows, a one-register kernel, masked loads and stores for
 /// ragged columns) keep the small products of this project fast.
@@ -408,6 +408,7 @@ public static unsafe class ManagedGemm
     {
         int vl = TOps.Count;
         int nrMax = 2 * vl;
+        int maxRows = MaxPanelRows<TVec>();
         int kcMax = Math.Min(KC, k);
         // NC is a multiple of the panel width so that padded panels never overrun the buffer.
         int ncMax = Math.Max(nrMax, BlockBBytes / (KC * sizeof(T)) / nrMax * nrMax);
@@ -454,13 +455,16 @@ public static unsafe class ManagedGemm
                 int i = 0;
                 while (i < m)
                 {
-                    int rows = PanelRows(m - i);
+                    int rows = PanelRows(m - i, maxRows);
                     T* ap = aBlock + (i * rowStride);
                     T* cRow = c + ((nint)i * ldc) + jc;
                     switch (rows)
                     {
                         case 8:
                             RowPanel<T, TVec, TOps, Rows8>(ap, rowStride, kStride, panelB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
+                            break;
+                        case 6:
+                            RowPanel<T, TVec, TOps, Rows6>(ap, rowStride, kStride, panelB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
                             break;
                         case 4:
                             RowPanel<T, TVec, TOps, Rows4>(ap, rowStride, kStride, panelB, kc, nc, cRow, ldc, alphaV, betaBlock, betaZero);
@@ -501,10 +505,21 @@ public static unsafe class ManagedGemm
         return nc - whole == vl ? nc : whole;
     }
 
-    /// <summary>Rows handled by the next A panel: whole panels of 8, then 4, 2, 1 for the remainder.</summary>
+    /// <summary>
+    /// Rows handled by the next A panel: whole panels of <paramref name="maxRows"/> (8 or 6), then 4, 2, 1 for the
+    /// remainder.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int PanelRows(int remaining) =>
-        remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
+    private static int PanelRows(int remaining, int maxRows) =>
+        remaining >= maxRows ? maxRows : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
+
+    /// <summary>
+    /// Tallest tile whose 2·rows accumulators, two B registers and the broadcast of A fit in the register file: 8 rows
+    /// with AVX-512's 32 registers, 6 with the 16 of AVX2/SSE/NEON-sized files (an 8-row tile there spills
+    /// accumulators to the stack inside the k loop; measured 0.55–0.67 of OpenBLAS at 128³–256³ on Zen AVX2 before).
+    /// </summary>
+    private static int MaxPanelRows<TVec>()
+        where TVec : unmanaged => Unsafe.SizeOf<TVec>() >= 64 ? 8 : 6;
 
     /// <summary>Panel width at a column offset with <paramref name="remaining"/> columns left: two registers, or one at a narrow edge.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -123,6 +123,12 @@ public sealed class DeepLinearNetwork<T> : IReplicableChainedLoss<T>
     /// <summary>Layer widths H_1..H_{L+1}.</summary>
     public ReadOnlySpan<int> Widths => _widths;
 
+    /// <summary>The inputs X, n×H_1 row-major (shared, not copied: e.g. to export the task to another tool).</summary>
+    public ReadOnlySpan<T> Inputs => _x;
+
+    /// <summary>The targets Y, n×H_{L+1} row-major.</summary>
+    public ReadOnlySpan<T> Targets => _y;
+
     /// <inheritdoc />
     public int ParameterCount { get; }
 

@@ -43,7 +43,12 @@ public static class GaussianNoise
         TensorPrimitives.Log(radius, radius);
         TensorPrimitives.Multiply(radius, T.CreateTruncating(-2.0), radius);
         TensorPrimitives.Sqrt(radius, radius);
-        TensorPrimitives.SinCosPi(angle, angle, cosine);
+        // Cos and Sin of the angle in radians rather than SinCosPi: TensorPrimitives vectorises Sin and Cos but computes
+        // SinCos/SinCosPi one element at a time, which made the noise the most expensive part of an SGLD step (measured
+        // with `sgld-table --profile`). Cos first, so that Sin can overwrite the angle in place.
+        TensorPrimitives.Multiply(angle, T.Pi, angle);
+        TensorPrimitives.Cos(angle, cosine);
+        TensorPrimitives.Sin(angle, angle);
         int rest = length - half;
         TensorPrimitives.Multiply(radius[..rest], cosine[..rest], destination.Slice(half, rest));
         TensorPrimitives.Multiply(radius, angle, radius);

@@ -94,6 +94,11 @@ public sealed class Sgld<T> : ISampler<T>
             var previous = s.Previous.AsSpan(c * p, p);
             double lossValue = double.CreateTruncating(s.Losses[c]);
             inf.Loss = lossValue;
+            if (s.Mask is null && s.Lower is null && Posterior.WeightDecay == 0 && Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+            {
+                FusedStep(s, c, w, g, previous, lossValue, ref inf);
+                continue;
+            }
             inf.GradientNorm = double.CreateTruncating(TensorPrimitives.Norm<T>(g));
             double u = Langevin.PotentialAndDrift(Posterior, w, s.Anchor, g, lossValue, s.Mask, s.Diff, s.Drift);
 
@@ -140,6 +145,92 @@ public sealed class Sgld<T> : ISampler<T>
             inf.Diverged = !double.IsFinite(lossValue) || !double.IsFinite(inf.Distance);
         }
         s.StepCount++;
+    }
+
+    /// <summary>
+    /// The same update and diagnostics as the general path of <see cref="Step"/> for the common case (no mask, no box,
+    /// no weight decay), in one SIMD pass over the chain's parameters instead of about fifteen: for large models the
+    /// separate passes cost as much as the gradient (DLN 10×100: 3.8 ms of a 13.8 ms step of 4 chains, measured with
+    /// `sgld-table --profile`). Sums of squares are accumulated in registers of T, like TensorPrimitives does, so the
+    /// results agree with the general path to rounding.
+    /// </summary>
+    private void FusedStep(State s, int c, Span<T> w, ReadOnlySpan<T> g, Span<T> previous, double lossValue, ref StepInfo inf)
+    {
+        double eps = StepSize;
+        var noise = s.Noise.AsSpan();
+        // Noise first: it does not depend on w, and the chain's stream is consumed exactly as in the general path.
+        GaussianNoise.Fill(s.Rngs[c], noise, s.NoiseScratch);
+        T gamma = T.CreateTruncating(Posterior.Localization);
+        T nBeta = T.CreateTruncating(Posterior.NBeta);
+        T halfEps = T.CreateTruncating(0.5 * eps);
+        T halfStep = T.CreateTruncating(-0.5 * eps);
+        T noiseScale = T.CreateTruncating(NoiseScale * Math.Sqrt(eps));
+        bool hasPrevious = s.HasPrevious[c];
+        ReadOnlySpan<T> anchor = s.Anchor;
+        int n = w.Length;
+        int width = Vector<T>.Count;
+        Vector<T> gradSq = Vector<T>.Zero, distSq = Vector<T>.Zero, reverseSq = Vector<T>.Zero, noiseSq = Vector<T>.Zero, newDistSq = Vector<T>.Zero;
+        var vGamma = new Vector<T>(gamma);
+        var vNBeta = new Vector<T>(nBeta);
+        var vHalfEps = new Vector<T>(halfEps);
+        var vHalfStep = new Vector<T>(halfStep);
+        var vNoiseScale = new Vector<T>(noiseScale);
+        int i = 0;
+        for (; i + width <= n; i += width)
+        {
+            var wi = new Vector<T>(w[i..]);
+            var gi = new Vector<T>(g[i..]);
+            var ai = new Vector<T>(anchor[i..]);
+            var diff = wi - ai;
+            gradSq += gi * gi;
+            distSq += diff * diff;
+            var drift = (vGamma * diff) + (vNBeta * gi);
+            if (hasPrevious)
+            {
+                var r = (new Vector<T>(previous[i..]) - wi) + (drift * vHalfEps);
+                reverseSq += r * r;
+            }
+            wi.CopyTo(previous[i..]);
+            var z = new Vector<T>(noise[i..]) * vNoiseScale;
+            noiseSq += z * z;
+            var next = (wi + (drift * vHalfStep)) + z;
+            next.CopyTo(w[i..]);
+            var d2 = next - ai;
+            newDistSq += d2 * d2;
+        }
+        T gs = Vector.Sum(gradSq), ds = Vector.Sum(distSq), rs = Vector.Sum(reverseSq), ns = Vector.Sum(noiseSq), nd = Vector.Sum(newDistSq);
+        for (; i < n; i++)
+        {
+            T wi = w[i], gi = g[i], diff = wi - anchor[i];
+            gs += gi * gi;
+            ds += diff * diff;
+            T drift = (gamma * diff) + (nBeta * gi);
+            if (hasPrevious)
+            {
+                T r = (previous[i] - wi) + (drift * halfEps);
+                rs += r * r;
+            }
+            previous[i] = wi;
+            T z = noise[i] * noiseScale;
+            ns += z * z;
+            T next = (wi + (drift * halfStep)) + z;
+            w[i] = next;
+            T d2 = next - anchor[i];
+            nd += d2 * d2;
+        }
+
+        inf.GradientNorm = Math.Sqrt(double.CreateTruncating(gs));
+        double u = (Posterior.NBeta * lossValue) + (0.5 * Posterior.Localization * double.CreateTruncating(ds));
+        inf.Acceptance = hasPrevious
+            ? Langevin.AcceptanceFromLogRatio(s.PreviousPotential[c] - u + ((s.PreviousForward[c] - double.CreateTruncating(rs)) / (2 * eps)))
+            : double.NaN;
+        s.PreviousPotential[c] = u;
+        double noiseSquared = double.CreateTruncating(ns);
+        inf.NoiseNorm = Math.Sqrt(noiseSquared);
+        s.PreviousForward[c] = noiseSquared;
+        s.HasPrevious[c] = true;
+        inf.Distance = Math.Sqrt(double.CreateTruncating(nd));
+        inf.Diverged = !double.IsFinite(lossValue) || !double.IsFinite(inf.Distance);
     }
 
     private sealed class State : SamplerState<T>

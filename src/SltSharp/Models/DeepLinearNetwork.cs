@@ -120,6 +120,12 @@ public sealed class DeepLinearNetwork<T> : IReplicableChainedLoss<T>
         return (new DeepLinearNetwork<T>(widths, x, current), teacher);
     }
 
+    /// <summary>The inputs X, n×H_1 row-major (e.g. to save the dataset for another tool).</summary>
+    public ReadOnlySpan<T> Inputs => _x;
+
+    /// <summary>The targets Y, n×H_{L+1} row-major.</summary>
+    public ReadOnlySpan<T> Targets => _y;
+
     /// <summary>Layer widths H_1..H_{L+1}.</summary>
     public ReadOnlySpan<int> Widths => _widths;
 

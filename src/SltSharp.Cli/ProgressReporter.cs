@@ -34,6 +34,8 @@ public sealed class ProgressReporter : IDisposable
     private readonly Task? _barRenderer;
     private ProgressTask? _bar;
     private long _done;
+    private long _firstDone = -1;
+    private TimeSpan _firstTime;
     private TimeSpan _lastLine;
     private bool _disposed;
 
@@ -111,7 +113,7 @@ public sealed class ProgressReporter : IDisposable
         return new ChainProgress(this, draws);
     }
 
-    /// <summary>Stops the bar (leaving it at its final value) or writes the last plain line.</summary>
+    /// <summary>Stops the bar (leaving it at its final value) or, when all units are done, writes the closing plain line.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -134,8 +136,9 @@ public sealed class ProgressReporter : IDisposable
                 // A terminal that cannot render is not a reason to fail the command whose work is done.
             }
         }
-        else if (_log is not null)
+        else if (_log is not null && Done >= _total)
         {
+            // Only finished work gets a closing line: after a failure the error message is the one line to read.
             lock (_gate)
             {
                 _log.WriteLine(Line(final: true));
@@ -155,6 +158,19 @@ public sealed class ProgressReporter : IDisposable
             return;
         }
         TimeSpan now = _clock.Elapsed;
+        if (Interlocked.Read(ref _firstDone) < 0)
+        {
+            lock (_gate)
+            {
+                if (_firstDone < 0)
+                {
+                    // The rate for the ETA is measured from the first report on: work before it (burn-in, loading) is not
+                    // part of the total and would make the estimate far too long.
+                    _firstTime = now;
+                    _firstDone = done;
+                }
+            }
+        }
         if (now - _lastLine < _logInterval)
         {
             return;
@@ -179,7 +195,11 @@ public sealed class ProgressReporter : IDisposable
         {
             return string.Create(CultureInfo.InvariantCulture, $"{_label}: {done}/{_total} ({fraction:P0}) in {seconds:F1} s");
         }
-        string eta = done > 0 && done < _total ? string.Create(CultureInfo.InvariantCulture, $", about {seconds * (_total - done) / done:F0} s left") : "";
+        long measured = done - _firstDone;
+        double measuredSeconds = seconds - _firstTime.TotalSeconds;
+        string eta = _firstDone >= 0 && measured > 0 && done < _total && measuredSeconds > 0
+            ? string.Create(CultureInfo.InvariantCulture, $", about {measuredSeconds * (_total - done) / measured:F0} s left")
+            : "";
         return string.Create(CultureInfo.InvariantCulture, $"{_label}: {done}/{_total} ({fraction:P0}), {seconds:F0} s{eta}");
     }
 

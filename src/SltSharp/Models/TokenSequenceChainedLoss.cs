@@ -1,7 +1,6 @@
 using System.Numerics;
 using SltSharp.Engine.Autodiff;
 using SltSharp.Engine.Layers;
-using SltSharp.Engine.Random;
 using SltSharp.Sampling;
 
 namespace SltSharp.Models;
@@ -13,19 +12,15 @@ namespace SltSharp.Models;
 /// on the flattened logits).
 /// </summary>
 /// <remarks>
-/// The token counterpart of <see cref="EngineChainedLoss{T}"/> (whose inputs are rows of real numbers): the same
-/// parameter layout (state_dict order, each tensor row-major), the same one-model-per-chain-count reuse, so that after the
-/// first call with a given (chains, m) nothing is allocated.
+/// The token counterpart of <see cref="EngineChainedLoss{T}"/> (whose inputs are rows of real numbers); model reuse,
+/// parameter layout and the tape are <see cref="TapeChainedLoss{T, TModel}"/>'s.
 /// </remarks>
-public sealed class TokenSequenceChainedLoss<T> : IReplicableChainedLoss<T>
+public sealed class TokenSequenceChainedLoss<T> : TapeChainedLoss<T, DecoderTransformer<T>>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Func<DecoderTransformer<T>> _modelFactory;
     private readonly int[] _tokens;
     private readonly int[] _targets;
     private readonly int _length;
-    private readonly Tape<T> _tape = new();
-    private readonly Dictionary<int, DecoderTransformer<T>> _models = [];
     private int[] _batchTokens = [];
     private int[] _batchTargets = [];
 
@@ -37,54 +32,25 @@ public sealed class TokenSequenceChainedLoss<T> : IReplicableChainedLoss<T>
     /// <exception cref="ArgumentException">The arrays do not hold n whole sequences, a token id is outside the
     /// vocabulary, or the length exceeds the model's context.</exception>
     public TokenSequenceChainedLoss(Func<DecoderTransformer<T>> modelFactory, int[] tokens, int[] targets, int length)
+        : base(modelFactory, SequenceCount(tokens, targets, length))
     {
-        ArgumentNullException.ThrowIfNull(modelFactory);
-        ArgumentNullException.ThrowIfNull(tokens);
-        ArgumentNullException.ThrowIfNull(targets);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
-        if (tokens.Length == 0 || tokens.Length % length != 0)
+        if (length > SingleChainModel.ContextLength)
         {
-            throw new ArgumentException($"tokens must hold n sequences of length {length} (n ≥ 1); got {tokens.Length} values.", nameof(tokens));
+            throw new ArgumentException($"Sequences of length {length} exceed the model's context length {SingleChainModel.ContextLength}.", nameof(length));
         }
-        if (targets.Length != tokens.Length)
-        {
-            throw new ArgumentException($"targets must have the shape of tokens ({tokens.Length} values); got {targets.Length}.", nameof(targets));
-        }
-        _modelFactory = modelFactory;
+        CheckIds(tokens, SingleChainModel.Vocabulary, nameof(tokens));
+        CheckIds(targets, SingleChainModel.Vocabulary, nameof(targets));
         _tokens = tokens;
         _targets = targets;
         _length = length;
-        SampleCount = tokens.Length / length;
-        var single = BuildModel(1);
-        _models[1] = single;
-        if (length > single.ContextLength)
-        {
-            throw new ArgumentException($"Sequences of length {length} exceed the model's context length {single.ContextLength}.", nameof(length));
-        }
-        CheckIds(tokens, single.Vocabulary, nameof(tokens));
-        CheckIds(targets, single.Vocabulary, nameof(targets));
-        ParameterCount = single.Parameters.CountPerChain;
     }
 
     /// <inheritdoc />
-    public int ParameterCount { get; }
+    public override IChainedLoss<T> CreateReplica() => new TokenSequenceChainedLoss<T>(ModelFactory, _tokens, _targets, _length);
 
     /// <inheritdoc />
-    public int SampleCount { get; }
-
-    /// <inheritdoc />
-    public void Evaluate(ReadOnlySpan<T> parameters, int chains, ReadOnlySpan<int> batch, Span<T> losses, Span<T> gradients)
+    protected override Node<T> Forward(Tape<T> tape, DecoderTransformer<T> model, ReadOnlySpan<int> batch, int chains, int m)
     {
-        int m = ModelGuards.CheckShapes(ParameterCount, parameters, chains, batch, losses, gradients);
-        if (m == 0)
-        {
-            throw new ArgumentException("Each chain needs a non-empty batch.", nameof(batch));
-        }
-        if (!_models.TryGetValue(chains, out var model))
-        {
-            model = BuildModel(chains);
-            _models[chains] = model;
-        }
         int count = batch.Length * _length;
         if (_batchTokens.Length != count)
         {
@@ -102,32 +68,23 @@ public sealed class TokenSequenceChainedLoss<T> : IReplicableChainedLoss<T>
             _tokens.AsSpan(row * _length, _length).CopyTo(_batchTokens.AsSpan(r * _length));
             _targets.AsSpan(row * _length, _length).CopyTo(_batchTargets.AsSpan(r * _length));
         }
-        var set = model.Parameters;
-        set.CopyChainsFrom(parameters);
-        _tape.Reset();
-        var loss = model.Loss(_tape, _batchTokens, _batchTargets, m, _length);
-        loss.Value.CopyTo(losses);
-        if (gradients.IsEmpty)
-        {
-            return;
-        }
-        set.ZeroGradients();
-        _tape.Backward(loss);
-        set.CopyGradientChainsTo(gradients);
+        return model.Loss(tape, _batchTokens, _batchTargets, m, _length);
     }
 
-    /// <inheritdoc />
-    public IChainedLoss<T> CreateReplica() => new TokenSequenceChainedLoss<T>(_modelFactory, _tokens, _targets, _length);
-
-    private DecoderTransformer<T> BuildModel(int chains)
+    private static int SequenceCount(int[] tokens, int[] targets, int length)
     {
-        var model = _modelFactory() ?? throw new InvalidOperationException("The model factory returned null.");
-        if (model.IsBuilt)
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        if (tokens.Length == 0 || tokens.Length % length != 0)
         {
-            throw new InvalidOperationException("The model factory must return a new, unbuilt model each time (the adapter builds it for its chain count).");
+            throw new ArgumentException($"tokens must hold n sequences of length {length} (n ≥ 1); got {tokens.Length} values.", nameof(tokens));
         }
-        model.Build(chains, new Rng(0));
-        return model;
+        if (targets.Length != tokens.Length)
+        {
+            throw new ArgumentException($"targets must have the shape of tokens ({tokens.Length} values); got {targets.Length}.", nameof(targets));
+        }
+        return tokens.Length / length;
     }
 
     private static void CheckIds(int[] ids, int vocabulary, string name)

@@ -48,6 +48,12 @@ public static class SltApp
             await error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
             return ExitBadInput;
         }
+        catch (Exception ex) when (ex is SltSharp.Engine.Formats.CheckpointFormatException or SltSharp.Engine.Checkpoints.ModelSpecException)
+        {
+            // The message names the file, the tensor and expected vs actual shapes.
+            await error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
+            return ExitBadInput;
+        }
         catch (SltSharp.Store.RunNotFoundException ex)
         {
             await error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
@@ -78,6 +84,9 @@ public sealed record CliContext(TextWriter Output, TextWriter Error)
 {
     /// <summary>True when standard output is an interactive terminal (progress bars), false when piped or captured.</summary>
     public bool IsTerminal => ReferenceEquals(Output, Console.Out) && !Console.IsOutputRedirected;
+
+    /// <summary>True when errors and progress go to an interactive terminal (the progress bar), false when redirected or captured.</summary>
+    public bool IsErrorTerminal => ReferenceEquals(Error, Console.Error) && !Console.IsErrorRedirected;
 }
 
 /// <summary>A usage error found after parsing (e.g. an option combination that makes no sense).</summary>

@@ -7,7 +7,6 @@ using SltSharp.Estimators;
 using SltSharp.Models;
 using SltSharp.Sampling;
 using SltSharp.Theory;
-using Spectre.Console;
 
 namespace SltSharp.Cli.Commands;
 
@@ -50,23 +49,30 @@ internal static class LlcCommand
         var store = new Option<string>("--store") { Description = "Results store the run is recorded in; re-running the same command resumes it (only missing chains are sampled).", DefaultValueFactory = _ => DefaultStore };
         var noStore = new Option<bool>("--no-store") { Description = "Do not record the run (nothing is written, nothing resumes)." };
         var runName = new Option<string?>("--run-name") { Description = "A label for the run; runs with different labels are separate measurements with their own chains." };
+        var checkpointOptions = CheckpointModel.CreateOptions();
 
         var command = new Command("llc", "Estimate the local learning coefficient λ̂ of a built-in model at its true parameter, with diagnostics and a verdict.")
         {
             model, widths, rank, powers, init, seed, chains, draws, burnin, thinning, epsilon, nbeta, gamma, n, batchSize, sampler, threads, json, quiet,
             temperatures, decades, store, noStore, runName,
         };
+        foreach (var option in checkpointOptions.All)
+        {
+            command.Options.Add(option);
+        }
         command.SetAction(parse =>
         {
-            string modelName = parse.GetValue(model)!;
-            var defaults = modelName switch { "dln" => BuiltinModels.DeepLinearDefaults, "tms" => BuiltinModels.TmsDefaults, _ => BuiltinModels.NormalCrossingDefaults };
+            var fromCheckpoint = CheckpointModel.FromCommandLine(parse, checkpointOptions, model, n, rank, out var checkpointDescription);
+            string modelName = fromCheckpoint is null ? parse.GetValue(model)! : CheckpointModel.ModelName;
+            var defaults = fromCheckpoint is not null ? CheckpointModel.Defaults(fromCheckpoint.Loss.SampleCount)
+                : modelName switch { "dln" => BuiltinModels.DeepLinearDefaults, "tms" => BuiltinModels.TmsDefaults, _ => BuiltinModels.NormalCrossingDefaults };
             int sampleCount = parse.GetValue(n) ?? defaults.N;
             int batch = parse.GetValue(batchSize) ?? defaults.BatchSize;
             if (batch > sampleCount)
             {
                 throw new CliUsageException($"--batch-size {batch} is larger than the dataset (--n {sampleCount}); use at most {sampleCount}, or 0 for full batch.");
             }
-            var setup = modelName switch
+            var setup = fromCheckpoint ?? modelName switch
             {
                 "dln" => BuiltinModels.DeepLinear(parse.GetValue(widths)!, parse.GetValue(rank), sampleCount, parse.GetValue(seed)),
                 "tms" => BuiltinModels.Tms(parse.GetValue(init)!, sampleCount, parse.GetValue(seed)),
@@ -88,7 +94,6 @@ internal static class LlcCommand
                 Threads = parse.GetValue(threads),
             };
             bool asJson = parse.GetValue(json);
-            bool showProgress = !asJson && !parse.GetValue(quiet) && context.IsTerminal;
             if (options.Threads > 1)
             {
                 // Chains already occupy the cores; a multi-threaded BLAS underneath them would oversubscribe.
@@ -103,7 +108,8 @@ internal static class LlcCommand
             if (!parse.GetValue(noStore))
             {
                 var modelSpec = new JsonObject { ["name"] = modelName, ["n"] = sampleCount, ["seed"] = options.Seed };
-                if (modelName == "dln") { modelSpec["widths"] = new JsonArray([.. parse.GetValue(widths)!.Select(w => (JsonNode?)w)]); modelSpec["rank"] = parse.GetValue(rank); }
+                if (checkpointDescription is not null) { modelSpec = checkpointDescription; modelSpec["seed"] = options.Seed; }
+                else if (modelName == "dln") { modelSpec["widths"] = new JsonArray([.. parse.GetValue(widths)!.Select(w => (JsonNode?)w)]); modelSpec["rank"] = parse.GetValue(rank); }
                 else if (modelName == "tms") { modelSpec["init"] = parse.GetValue(init); }
                 else { modelSpec["powers"] = new JsonArray([.. parse.GetValue(powers)!.Select(p => (JsonNode?)p)]); }
                 var samplerConfig = new JsonObject
@@ -120,7 +126,11 @@ internal static class LlcCommand
                     return recorded.Result;
                 };
             }
-            var result = showProgress ? RunWithProgress(options, estimate) : estimate(options);
+            LlcResult result;
+            using (var progress = ProgressReporter.Start(context, $"sampling {options.Chains} chains × {options.Draws} draws", (long)options.Chains * options.Draws, parse.GetValue(quiet)))
+            {
+                result = estimate(options with { Progress = progress.ForChains(options.Chains) });
+            }
             double? finiteTemperature = setup.ExactAtTemperature?.Invoke(result.NBeta, options.Localization);
             if (asJson)
             {
@@ -147,27 +157,6 @@ internal static class LlcCommand
 
     /// <summary>Where runs are recorded unless <c>--store</c> or <c>--no-store</c> says otherwise.</summary>
     public const string DefaultStore = "runs/slt.db";
-
-    private static LlcResult RunWithProgress(LlcOptions options, Func<LlcOptions, LlcResult> estimate)
-    {
-        LlcResult? result = null;
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask($"sampling {options.Chains} chains × {options.Draws} draws", maxValue: (double)options.Chains * options.Draws);
-                var done = new int[options.Chains];
-                var progress = new SynchronousProgress<SamplingProgress>(p =>
-                {
-                    // Draw counts arrive per chain from several threads; the bar shows their sum.
-                    Interlocked.Exchange(ref done[p.Chain], p.Draw);
-                    task.Value = done.Sum();
-                });
-                result = estimate(options with { Progress = progress });
-                task.Value = task.MaxValue;
-            });
-        return result!;
-    }
 
     private static JsonObject ToJson(string modelName, BuiltinModel setup, LlcOptions options, LlcResult r, double? finiteTemperature) => new()
     {

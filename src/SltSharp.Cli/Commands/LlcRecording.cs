@@ -43,7 +43,7 @@ internal static class LlcRecording
             ?? store.CreateRun(new RunStart(Command, configJson, unchecked((long)options.Seed), CodeVersion(), Environment.MachineName));
         try
         {
-            var checkpoint = store.AddCheckpoint(run.Id, 0, "builtin:" + (string?)modelSpec["name"], CheckpointHash(modelSpec, setup.WStar));
+            var checkpoint = store.AddCheckpoint(run.Id, 0, (string?)modelSpec["checkpoint"] ?? "builtin:" + (string?)modelSpec["name"], CheckpointHash(modelSpec, setup.WStar));
             double nBeta = options.NBeta ?? LocalizedPosterior.DefaultNBeta(setup.Loss.SampleCount);
             // The stored trace holds kept draws only (burn-in steps are never recorded), hence Burnin 0 in the spec;
             // the burn-in step count is part of the sampler configuration.

@@ -600,6 +600,20 @@ public sealed class SqliteResultsStore : IResultsStore
     private static SltSharp.Diagnostics.Verdict ParseVerdict(string text) =>
         text == "Pass" ? SltSharp.Diagnostics.Verdict.Ok : Enum.Parse<SltSharp.Diagnostics.Verdict>(text);
 
+    /// <summary>
+    /// Caps the database at <paramref name="pages"/> pages for this connection (SQLite's <c>max_page_count</c>), so that
+    /// tests can make the next write fail with SQLITE_FULL exactly as a full disk does.
+    /// </summary>
+    internal void LimitPages(long pages)
+    {
+        lock (_gate)
+        {
+            // An integer formatted here, not user text.
+            using var cmd = Command(null, string.Create(CultureInfo.InvariantCulture, $"PRAGMA max_page_count = {pages}"));
+            cmd.ExecuteNonQuery();
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {

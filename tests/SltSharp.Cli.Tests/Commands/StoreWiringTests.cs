@@ -126,6 +126,64 @@ public sealed class StoreWiringTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Llc_into_an_unwritable_store_location_fails_with_one_line_and_writes_nothing()
+    {
+        // A file where the store's folder should be: refused even to root, unlike a chmod'ed folder.
+        var notAFolder = _folder.File("plain-file");
+        File.WriteAllText(notAFolder, "keep me");
+        var store = Path.Combine(notAFolder, "slt.db");
+        var (exit, stdout, stderr) = await Run([.. SmallLlc, "--store", store]);
+        Assert.Equal(SltApp.ExitFailure, exit);
+        Assert.StartsWith("error: ", stderr, StringComparison.Ordinal);
+        Assert.Contains(notAFolder, stderr);
+        Assert.Contains("writable", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Equal("", stdout);
+        Assert.Equal("keep me", File.ReadAllText(notAFolder));
+
+        // A read-only folder: chmod 0500 for a normal user; root ignores that, so then a sysfs folder, which refuses new
+        // files to everyone.
+        var readOnly = _folder.File("read-only");
+        Directory.CreateDirectory(readOnly);
+        File.SetUnixFileMode(readOnly, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        try
+        {
+            if (CanCreateFileIn(readOnly))
+            {
+                readOnly = "/sys";
+                Assert.False(CanCreateFileIn(readOnly), "No read-only folder to test with (chmod ineffective and /sys writable).");
+            }
+            store = Path.Combine(readOnly, "slt.db");
+            (exit, stdout, stderr) = await Run([.. SmallLlc, "--store", store]);
+            Assert.Equal(SltApp.ExitFailure, exit);
+            Assert.Contains(store, stderr);
+            Assert.Contains("writable", stderr);
+            Assert.Single(stderr.Trim().Split('\n'));
+            Assert.False(File.Exists(store));
+        }
+        finally
+        {
+            File.SetUnixFileMode(_folder.File("read-only"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
+    private static bool CanCreateFileIn(string folder)
+    {
+        var probe = Path.Combine(folder, ".probe-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task Exported_npz_and_csv_load_in_numpy_and_reproduce_the_estimate()
     {
         const string python = "/usr/bin/python3";

@@ -128,6 +128,52 @@ public sealed class StoreBadInputTests : IDisposable
     }
 
     [Fact]
+    public void A_full_disk_gives_a_clear_error_and_keeps_what_was_saved()
+    {
+        // SQLite's max_page_count makes the database refuse to grow, failing the write with SQLITE_FULL exactly as a
+        // full file system does (same error code, same rollback path), without needing a tiny mounted file system.
+        var path = _folder.File("slt.db");
+        long jobId;
+        ChainRecord saved;
+        using (var store = SqliteResultsStore.Open(path))
+        {
+            var run = store.CreateRun(Synthetic.Run());
+            var cp = store.AddCheckpoint(run.Id, 0, "w", new string('1', 64));
+            var job = store.FindOrCreateJob(Synthetic.Spec(cp.Id, chains: 2, draws: 200));
+            jobId = job.Id;
+            saved = Synthetic.Chain(jobId, 0, 200, 50, 100);
+            store.SaveChain(saved);
+            store.LimitPages(1); // SQLite raises a cap below the current size to the current size: no growth at all.
+            // 50 000 draws is ~0.6 MB of blobs, far beyond the pages the file has.
+            var e = Assert.Throws<StoreNotWritableException>(() => store.SaveChain(Synthetic.Chain(jobId, 1, 50_000, 50, 100)));
+            Assert.Contains(path, e.Message);
+            Assert.Contains("is full", e.Message);
+            Assert.Contains("finished chains are kept", e.Message);
+            AssertOneLine(e);
+            // The failed transaction left the connection usable: reads still work.
+            Assert.Single(store.Chains(jobId));
+        }
+
+        using (var reopened = SqliteResultsStore.Open(path))
+        {
+            var chains = reopened.Chains(jobId);
+            var only = Assert.Single(chains);
+            Assert.Equal(0, only.ChainIndex);
+            Assert.Equal(saved.LossTrace, only.LossTrace);
+            Assert.Equal(saved.LambdaHat, only.LambdaHat);
+            // Without the cap the same write succeeds: nothing was left half-written in the way.
+            reopened.SaveChain(Synthetic.Chain(jobId, 1, 50_000, 50, 100));
+            Assert.Equal(2, reopened.Chains(jobId).Count);
+        }
+
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False;Mode=ReadOnly");
+        connection.Open();
+        using var check = connection.CreateCommand();
+        check.CommandText = "PRAGMA integrity_check";
+        Assert.Equal("ok", check.ExecuteScalar());
+    }
+
+    [Fact]
     public void A_missing_run_names_the_run_and_the_file()
     {
         var path = _folder.File("slt.db");

@@ -15,11 +15,6 @@ public sealed class NpzArrayExporter : IArrayExporter
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(arrays);
         // numpy accepts '/' in entry names (np.load(...)["info/acceptance"]), so names pass through unchanged.
-        Npz.Write(output, arrays.Select(a => a.Values switch
-        {
-            double[] d => Engine.Formats.NamedArray.Create(a.Name, d, a.Shape),
-            float[] f => Engine.Formats.NamedArray.Create(a.Name, f, a.Shape),
-            _ => throw new ArgumentException($"Array '{a.Name}' holds {a.Values.GetType().Name}; .npz export supports double[] and float[].", nameof(arrays)),
-        }), compress: true);
+        Npz.Write(output, arrays, compress: true);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SltSharp.Engine.Formats;
 
 namespace SltSharp.Store.Export;
 
@@ -178,8 +179,8 @@ public static class ResultsExporter
         var arrays = new List<NamedArray>
         {
             Matrix("loss", chains.Select(c => c.LossTrace).ToList(), double.NaN),
-            new("lambda_hat", [chains.Count], chains.Select(c => c.LambdaHat).ToArray()),
-            new("initial_loss", [chains.Count], chains.Select(c => c.InitialLoss).ToArray()),
+            NamedArray.Create("lambda_hat", chains.Select(c => c.LambdaHat).ToArray(), chains.Count),
+            NamedArray.Create("initial_loss", chains.Select(c => c.InitialLoss).ToArray(), chains.Count),
         };
         var names = chains.SelectMany(c => c.StepInfo.Keys).Distinct().Order(StringComparer.Ordinal);
         foreach (var name in names)
@@ -204,6 +205,7 @@ public static class ResultsExporter
     }
 
     private static NamedArray Matrix<T>(string name, IReadOnlyList<T[]> rows, T padding)
+        where T : unmanaged
     {
         var width = rows.Count == 0 ? 0 : rows.Max(r => r.Length);
         var data = new T[rows.Count * width];
@@ -213,7 +215,7 @@ public static class ResultsExporter
             rows[i].CopyTo(data, i * width);
         }
 
-        return new NamedArray(name, [rows.Count, width], data);
+        return NamedArray.Create(name, data, rows.Count, width);
     }
 
     private static void WriteJob(Utf8JsonWriter w, IResultsStore store, SamplingJobRecord job)

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Globalization;
+using SltSharp.Sampling;
+using Spectre.Console;
+
+namespace SltSharp.Cli;
+
+/// <summary>
+/// Progress of a long command, on stderr so that stdout stays the command's result (one JSON object with --json): a
+/// Spectre.Console bar with ETA when stderr is a terminal, plain lines every few seconds otherwise (logs, CI), nothing
+/// when quiet. Thread-safe: chains on several threads may advance it at once.
+/// </summary>
+/// <example>
+/// <code>
+/// using var progress = ProgressReporter.Start(context, "training 3 models × 10000 steps", 30_000, quiet);
+/// for (...) { ...; progress.Advance(); }
+/// </code>
+/// Sampling loops take <see cref="ForChains"/> as their <c>Progress</c> option.
+/// </example>
+public sealed class ProgressReporter : IDisposable
+{
+    /// <summary>How often the plain (non-terminal) mode writes a line.</summary>
+    public static readonly TimeSpan DefaultLogInterval = TimeSpan.FromSeconds(5);
+
+    private readonly string _label;
+    private readonly long _total;
+#pragma warning disable CA2213 // The log writer belongs to the caller (the command's stderr), which outlives this reporter.
+    private readonly TextWriter? _log;
+#pragma warning restore CA2213
+    private readonly TimeSpan _logInterval;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Lock _gate = new();
+    private readonly TaskCompletionSource? _barDone;
+    private readonly Task? _barRenderer;
+    private ProgressTask? _bar;
+    private long _done;
+    private long _firstDone = -1;
+    private TimeSpan _firstTime;
+    private TimeSpan _lastLine;
+    private bool _disposed;
+
+    private ProgressReporter(string label, long total, TextWriter? log, TimeSpan logInterval, IAnsiConsole? terminal)
+    {
+        _label = label;
+        _total = Math.Max(total, 1);
+        _log = log;
+        _logInterval = logInterval;
+        if (terminal is not null)
+        {
+            _barDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var barReady = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Spectre's progress display owns the thread that renders it, so it runs beside the work until Dispose.
+            _barRenderer = Task.Run(() => terminal.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .StartAsync(async ctx =>
+                {
+                    _bar = ctx.AddTask(Markup.Escape(label), maxValue: _total);
+                    barReady.SetResult();
+                    await _barDone.Task.ConfigureAwait(false);
+                    _bar.Value = Interlocked.Read(ref _done);
+                    ctx.Refresh();
+                }));
+            // Wait until the bar exists (or the renderer failed) so that early Advance calls are not lost.
+            Task.WaitAny(barReady.Task, _barRenderer);
+        }
+    }
+
+    /// <summary>Units done so far.</summary>
+    public long Done => Interlocked.Read(ref _done);
+
+    /// <summary>
+    /// Starts reporting <paramref name="total"/> units of work named <paramref name="label"/> (e.g. "sampling 4 chains ×
+    /// 5000 draws") for a command run in <paramref name="context"/>: a bar on a terminal, lines to the context's error
+    /// writer otherwise, nothing when <paramref name="quiet"/>.
+    /// </summary>
+    public static ProgressReporter Start(CliContext context, string label, long total, bool quiet)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (quiet)
+        {
+            return Silent(label, total);
+        }
+        if (context.IsErrorTerminal)
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            return new ProgressReporter(label, total, null, DefaultLogInterval, console);
+        }
+        return Plain(context.Error, label, total, DefaultLogInterval);
+    }
+
+    /// <summary>Plain periodic lines to <paramref name="log"/> (every <paramref name="interval"/>, plus a last line at the end).</summary>
+    public static ProgressReporter Plain(TextWriter log, string label, long total, TimeSpan interval)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        return new ProgressReporter(label, total, log, interval, null);
+    }
+
+    /// <summary>A reporter that shows nothing (still counts).</summary>
+    public static ProgressReporter Silent(string label, long total) => new(label, total, null, DefaultLogInterval, null);
+
+    /// <summary>Adds <paramref name="units"/> finished units.</summary>
+    public void Advance(long units = 1) => Report(Interlocked.Add(ref _done, units));
+
+    /// <summary>
+    /// An <see cref="IProgress{T}"/> for a sampler's <c>Progress</c> option over <paramref name="chains"/> chains: each
+    /// report says how many draws one chain has finished, and the reporter shows their sum out of chains × draws.
+    /// </summary>
+    public IProgress<SamplingProgress> ForChains(int chains)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chains);
+        var draws = new int[chains];
+        return new ChainProgress(this, draws);
+    }
+
+    /// <summary>Stops the bar (leaving it at its final value) or, when all units are done, writes the closing plain line.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+        }
+        if (_barRenderer is not null)
+        {
+            _barDone!.TrySetResult();
+            try
+            {
+                _barRenderer.Wait(TimeSpan.FromSeconds(5));
+            }
+            catch (AggregateException)
+            {
+                // A terminal that cannot render is not a reason to fail the command whose work is done.
+            }
+        }
+        else if (_log is not null && Done >= _total)
+        {
+            // Only finished work gets a closing line: after a failure the error message is the one line to read.
+            lock (_gate)
+            {
+                _log.WriteLine(Line(final: true));
+            }
+        }
+    }
+
+    private void Report(long done)
+    {
+        if (_bar is { } bar)
+        {
+            bar.Value = done;
+            return;
+        }
+        if (_log is null)
+        {
+            return;
+        }
+        TimeSpan now = _clock.Elapsed;
+        if (Interlocked.Read(ref _firstDone) < 0)
+        {
+            lock (_gate)
+            {
+                if (_firstDone < 0)
+                {
+                    // The rate for the ETA is measured from the first report on: work before it (burn-in, loading) is not
+                    // part of the total and would make the estimate far too long.
+                    _firstTime = now;
+                    _firstDone = done;
+                }
+            }
+        }
+        if (now - _lastLine < _logInterval)
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            if (_disposed || now - _lastLine < _logInterval)
+            {
+                return;
+            }
+            _lastLine = now;
+            _log.WriteLine(Line(final: false));
+        }
+    }
+
+    private string Line(bool final)
+    {
+        long done = Interlocked.Read(ref _done);
+        double seconds = _clock.Elapsed.TotalSeconds;
+        double fraction = Math.Clamp((double)done / _total, 0, 1);
+        if (final)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{_label}: {done}/{_total} ({fraction:P0}) in {seconds:F1} s");
+        }
+        long measured = done - _firstDone;
+        double measuredSeconds = seconds - _firstTime.TotalSeconds;
+        string eta = _firstDone >= 0 && measured > 0 && done < _total && measuredSeconds > 0
+            ? string.Create(CultureInfo.InvariantCulture, $", about {measuredSeconds * (_total - done) / measured:F0} s left")
+            : "";
+        return string.Create(CultureInfo.InvariantCulture, $"{_label}: {done}/{_total} ({fraction:P0}), {seconds:F0} s{eta}");
+    }
+
+    private sealed class ChainProgress(ProgressReporter owner, int[] draws) : IProgress<SamplingProgress>
+    {
+        public void Report(SamplingProgress value)
+        {
+            if ((uint)value.Chain >= (uint)draws.Length)
+            {
+                return;
+            }
+            // Each chain reports its own running count; only the increase since its last report is new work.
+            int before = Interlocked.Exchange(ref draws[value.Chain], value.Draw);
+            if (value.Draw > before)
+            {
+                owner.Advance(value.Draw - before);
+            }
+        }
+    }
+}

@@ -316,8 +316,10 @@ public static class Calibration
         long cap = Math.Max(minimum, options.MaxStepsPerChain * 4 / 5);
         long steps = (long)Math.Clamp(needed, minimum, cap);
         long burnin = Math.Max(Math.Max(baseOptions.Burnin, 2 * cellSteps), steps / 4);
-        int draws = Math.Max(baseOptions.Draws, 1);
-        int thinning = (int)Math.Max(baseOptions.Thinning, Math.Ceiling((double)steps / draws));
+        // Keep many draws: the precision estimate came from a cell thinned by CellThinning, and thinning far beyond the
+        // autocorrelation time throws information away (at most 20 000 draws per chain, to bound memory).
+        int thinning = (int)Math.Max(Math.Max(baseOptions.Thinning, options.CellThinning), Math.Ceiling(steps / 20_000.0));
+        int draws = (int)Math.Max(baseOptions.Draws, steps / thinning);
         var reasons = new List<string>
         {
             needed > cap
@@ -573,9 +575,13 @@ public static class Calibration
         int index = Array.FindIndex(row, c => c.StepSize <= target * 1.001 && c.Class is CellClass.Stable or CellClass.NotMixed);
         if (index < 0)
         {
+            // Below the grid: the rule's ε still stands (the grid is evidence, not the menu); its nearest cell is reported.
             index = Array.IndexOf(row, live[^1]);
-            how.Add($"The grid does not reach ε = {Fmt(target)}; its smallest usable step is taken (widen the grid downwards for the intended bias).");
-            target = row[index].StepSize;
+            how.Add($"ε = {Fmt(target)} lies below the grid; it is used as extrapolated, and the smallest usable cell stands in for it.");
+            if (mala)
+            {
+                target = row[index].StepSize;
+            }
         }
         else if (mala)
         {

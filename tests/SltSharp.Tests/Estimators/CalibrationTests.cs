@@ -136,9 +136,9 @@ public class CalibrationTests(ITestOutputHelper output)
         double relative = (r.Mean / exact) - 1;
         string text = $"{label}: ε {auto.Options!.StepSize:G3}, nβ {r.NBeta:G4}, γ {auto.Options.Localization}: λ̂ {r.Mean:F4} (MCSE {r.MonteCarloStandardError:F4}) vs {exact:F4}, {relative:P1}; {auto.Options.Burnin} + {auto.Options.Draws}×{auto.Options.Thinning} steps, {r.Sampling.Elapsed.TotalSeconds:F1} s";
         output.WriteLine(text);
-        // The run must be precise enough for the claim: MCSE ≤ 40% of the tolerance, so the tolerance is ≥ 2.5 MCSE on top
-        // of the bias the rule allows (≈ 2%).
-        Assert.True(r.MonteCarloStandardError <= 0.4 * tolerance * exact, $"not precise enough: {text}");
+        // The run must be precise enough for the claim: MCSE ≤ half the tolerance, so the tolerance is ≥ 2 MCSE (the run
+        // aims at 1.5% of λ̂; its own ESS decides what it reached).
+        Assert.True(r.MonteCarloStandardError <= 0.5 * tolerance * exact, $"not precise enough: {text}");
         Assert.True(Math.Abs(relative) <= tolerance, text);
     }
 }

@@ -8,6 +8,7 @@ internal static class CommandCatalog
     public static IEnumerable<Command> Build(CliContext context)
     {
         yield return LlcCommand.Build(context);
+        yield return CalibrateCommand.Build(context);
         yield return SelectCommand.Build(context);
         yield return ExperimentCommand.Build(context);
         yield return ReportCommand.Build(context);

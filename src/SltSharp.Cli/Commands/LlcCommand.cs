@@ -21,14 +21,8 @@ internal static class LlcCommand
 
     public static Command Build(CliContext context)
     {
-        var model = new Option<string>("--model") { Description = "Built-in model: dln (deep linear network with a reduced-rank teacher), normal-crossing (y = x·Π w_i^p_i) or tms (toy model of superposition at --init).", DefaultValueFactory = _ => "dln" };
-        model.AcceptOnlyFromAmong(Models);
-        var widths = OptionParsing.IntList("--widths", "DLN layer widths, input first (e.g. 10,20,10).", () => [10, 20, 10], minimum: 1);
-        var rank = OptionParsing.BoundedInt("--rank", "DLN: rank of the teacher's product (every layer of the teacher has this rank).", 2, 0);
-        var powers = OptionParsing.IntList("--powers", "normal-crossing: the powers p_i (e.g. 2,3).", () => [1, 2]);
-        var init = new Option<string>("--init") { Description = "tms: the critical point to sample at: 4gon, 5gon, 6gon or 5gon+.", DefaultValueFactory = _ => "5gon" };
-        init.AcceptOnlyFromAmong([.. BuiltinModels.TmsInits.Keys]);
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the data and of every chain (chain c uses stream c).", DefaultValueFactory = _ => 0UL };
+        var modelOptions = ModelOptions.Create();
+        var (model, widths, rank, powers, init, seed) = (modelOptions.Model, modelOptions.Widths, modelOptions.Rank, modelOptions.Powers, modelOptions.Init, modelOptions.Seed);
         var chains = OptionParsing.BoundedInt("--chains", "Independent chains.", 4, 1);
         var draws = OptionParsing.OptionalInt("--draws", "Kept draws per chain after burn-in (default 5000).", 2);
         var burnin = OptionParsing.OptionalInt("--burnin", "Burn-in steps per chain, discarded (default 5000).", 0);
@@ -37,10 +31,7 @@ internal static class LlcCommand
         var nbeta = OptionParsing.PositiveDouble("--nbeta", "Inverse temperature nβ (default n/ln n).");
         var gamma = new Option<double?>("--gamma") { Description = "Localization γ ≥ 0 pulling chains towards w* (default 1; tms 10)." };
         gamma.Validators.Add(r => { double? g = r.GetValueOrDefault<double?>(); if (g is { } v && (!(v >= 0) || double.IsInfinity(v))) { r.AddError($"--gamma must be a finite number ≥ 0 (got {v})."); } });
-        var n = OptionParsing.OptionalInt("--n", "Number of samples in the dataset (default per model: dln 10000, normal-crossing 1000, tms 5000).", 2);
-        var batchSize = OptionParsing.OptionalInt("--batch-size", "Minibatch size m of the stochastic gradient, 0 for full batch (default per model: dln 100, normal-crossing full).", 0);
-        var sampler = new Option<string>("--sampler") { Description = "sgld, psgld (RMSprop-preconditioned), sgnht or mala (full batch, Metropolis-adjusted).", DefaultValueFactory = _ => "sgld" };
-        sampler.AcceptOnlyFromAmong("sgld", "psgld", "sgnht", "mala");
+        var (n, batchSize, sampler) = (modelOptions.N, modelOptions.BatchSize, modelOptions.Sampler);
         var threads = OptionParsing.BoundedInt("--threads", "Threads the chains are spread over (results do not depend on it).", Math.Min(Environment.ProcessorCount, 2), 1);
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
         var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
@@ -50,11 +41,12 @@ internal static class LlcCommand
         var noStore = new Option<bool>("--no-store") { Description = "Do not record the run (nothing is written, nothing resumes)." };
         var runName = new Option<string?>("--run-name") { Description = "A label for the run; runs with different labels are separate measurements with their own chains." };
         var checkpointOptions = CheckpointModel.CreateOptions();
+        var auto = new Option<bool>("--auto") { Description = "Choose ε, nβ and γ by calibration (see 'slt calibrate') and lengthen the chains for a ~1.5% Monte Carlo error; reports the calibration too." };
 
         var command = new Command("llc", "Estimate the local learning coefficient λ̂ of a built-in model at its true parameter, with diagnostics and a verdict.")
         {
             model, widths, rank, powers, init, seed, chains, draws, burnin, thinning, epsilon, nbeta, gamma, n, batchSize, sampler, threads, json, quiet,
-            temperatures, decades, store, noStore, runName,
+            temperatures, decades, store, noStore, runName, auto,
         };
         foreach (var option in checkpointOptions.All)
         {
@@ -64,20 +56,19 @@ internal static class LlcCommand
         {
             var fromCheckpoint = CheckpointModel.FromCommandLine(parse, checkpointOptions, model, n, rank, out var checkpointDescription);
             string modelName = fromCheckpoint is null ? parse.GetValue(model)! : CheckpointModel.ModelName;
-            var defaults = fromCheckpoint is not null ? CheckpointModel.Defaults(fromCheckpoint.Loss.SampleCount)
-                : modelName switch { "dln" => BuiltinModels.DeepLinearDefaults, "tms" => BuiltinModels.TmsDefaults, _ => BuiltinModels.NormalCrossingDefaults };
-            int sampleCount = parse.GetValue(n) ?? defaults.N;
-            int batch = parse.GetValue(batchSize) ?? defaults.BatchSize;
-            if (batch > sampleCount)
+            var (setup, defaults, sampleCount, batch) = fromCheckpoint is null
+                ? modelOptions.Resolve(parse)
+                : modelOptions.Resolve(parse, fromCheckpoint, CheckpointModel.Defaults(fromCheckpoint.Loss.SampleCount));
+            JsonObject ModelSpec()
             {
-                throw new CliUsageException($"--batch-size {batch} is larger than the dataset (--n {sampleCount}); use at most {sampleCount}, or 0 for full batch.");
+                if (checkpointDescription is null)
+                {
+                    return modelOptions.Spec(parse, sampleCount);
+                }
+                var spec = (JsonObject)checkpointDescription.DeepClone();
+                spec["seed"] = parse.GetValue(seed);
+                return spec;
             }
-            var setup = fromCheckpoint ?? modelName switch
-            {
-                "dln" => BuiltinModels.DeepLinear(parse.GetValue(widths)!, parse.GetValue(rank), sampleCount, parse.GetValue(seed)),
-                "tms" => BuiltinModels.Tms(parse.GetValue(init)!, sampleCount, parse.GetValue(seed)),
-                _ => BuiltinModels.NormalCrossing(parse.GetValue(powers)!, sampleCount, parse.GetValue(seed)),
-            };
             string samplerName = parse.GetValue(sampler)!;
             var options = new LlcOptions
             {
@@ -103,15 +94,16 @@ internal static class LlcCommand
             {
                 return MultiTemperatureBlock.Run(context.Output, setup, options, count, parse.GetValue(decades) ?? 3.0, asJson);
             }
+            if (parse.GetValue(auto))
+            {
+                return LlcAutoBlock.Run(context, parse, setup, options, ModelSpec(), new LlcAutoBlock.Hand(
+                    parse.GetValue(epsilon), parse.GetValue(nbeta), parse.GetValue(gamma)), parse.GetValue(noStore) ? null : parse.GetValue(store), parse.GetValue(runName));
+            }
             LlcRecordingResult? recorded = null;
             Func<LlcOptions, LlcResult> estimate = o => LlcEstimator.Estimate(setup.Loss, setup.WStar, o);
             if (!parse.GetValue(noStore))
             {
-                var modelSpec = new JsonObject { ["name"] = modelName, ["n"] = sampleCount, ["seed"] = options.Seed };
-                if (checkpointDescription is not null) { modelSpec = checkpointDescription; modelSpec["seed"] = options.Seed; }
-                else if (modelName == "dln") { modelSpec["widths"] = new JsonArray([.. parse.GetValue(widths)!.Select(w => (JsonNode?)w)]); modelSpec["rank"] = parse.GetValue(rank); }
-                else if (modelName == "tms") { modelSpec["init"] = parse.GetValue(init); }
-                else { modelSpec["powers"] = new JsonArray([.. parse.GetValue(powers)!.Select(p => (JsonNode?)p)]); }
+                var modelSpec = ModelSpec();
                 var samplerConfig = new JsonObject
                 {
                     ["sampler"] = samplerName, ["epsilon"] = options.StepSize, ["nbeta"] = options.NBeta, ["gamma"] = options.Localization,
@@ -127,11 +119,20 @@ internal static class LlcCommand
                 };
             }
             LlcResult result;
-            using (var progress = ProgressReporter.Start(context, $"sampling {options.Chains} chains × {options.Draws} draws", (long)options.Chains * options.Draws, parse.GetValue(quiet)))
+            try
             {
+                using var progress = ProgressReporter.Start(context, $"sampling {options.Chains} chains × {options.Draws} draws", (long)options.Chains * options.Draws, parse.GetValue(quiet));
                 result = estimate(options with { Progress = progress.ForChains(options.Chains) });
             }
+            catch (SamplingDivergedException e)
+            {
+                return LlcAutoBlock.ReportDiverged(context, modelName, setup, options, e, asJson);
+            }
             double? finiteTemperature = setup.ExactAtTemperature?.Invoke(result.NBeta, options.Localization);
+            if (result.Verdict == SltSharp.Diagnostics.Verdict.Fail)
+            {
+                result = LlcAutoBlock.WithAdvice(setup, options, result);
+            }
             if (asJson)
             {
                 var jsonResult = ToJson(modelName, setup, options, result, finiteTemperature);
@@ -158,7 +159,7 @@ internal static class LlcCommand
     /// <summary>Where runs are recorded unless <c>--store</c> or <c>--no-store</c> says otherwise.</summary>
     public const string DefaultStore = "runs/slt.db";
 
-    private static JsonObject ToJson(string modelName, BuiltinModel setup, LlcOptions options, LlcResult r, double? finiteTemperature) => new()
+    internal static JsonObject ToJson(string modelName, BuiltinModel setup, LlcOptions options, LlcResult r, double? finiteTemperature) => new()
     {
         ["model"] = modelName,
         ["description"] = setup.Description,
@@ -196,7 +197,7 @@ internal static class LlcCommand
 
     private static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
-    private static void WriteHuman(TextWriter o, BuiltinModel setup, LlcOptions options, LlcResult r, double? finiteTemperature)
+    internal static void WriteHuman(TextWriter o, BuiltinModel setup, LlcOptions options, LlcResult r, double? finiteTemperature)
     {
         o.WriteLine($"model      {setup.Description} ({setup.Loss.ParameterCount} parameters, n = {setup.Loss.SampleCount})");
         o.WriteLine($"sampler    {r.SamplerName}: ε = {options.StepSize:G3}, nβ = {r.NBeta:G4}, γ = {options.Localization:G3}, {options.Chains} chains × {options.Draws} draws (burn-in {options.Burnin}, thinning {options.Thinning}), batch {(options.BatchSize?.ToString() ?? "full")}");

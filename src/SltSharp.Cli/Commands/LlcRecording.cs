@@ -146,7 +146,7 @@ internal static class LlcRecording
     private static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
     /// <summary>The checkpoint's identity: the model spec and the exact bits of w*.</summary>
-    private static string CheckpointHash(JsonObject modelSpec, double[] wStar)
+    internal static string CheckpointHash(JsonObject modelSpec, double[] wStar)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha.AppendData(Encoding.UTF8.GetBytes(modelSpec.ToJsonString()));

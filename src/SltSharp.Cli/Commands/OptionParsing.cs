@@ -80,4 +80,32 @@ internal static class OptionParsing
         });
         return option;
     }
+
+    /// <summary>An optional comma-separated list of finite positive numbers, e.g. <c>--epsilons 1e-4,1e-5</c> (null when absent).</summary>
+    public static Option<double[]?> DoubleList(string name, string description)
+    {
+        return new Option<double[]?>(name)
+        {
+            Description = description,
+            CustomParser = result =>
+            {
+                string text = string.Join(",", result.Tokens.Select(t => t.Value));
+                var values = new List<double>();
+                foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    if (!double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !(v > 0) || double.IsInfinity(v))
+                    {
+                        result.AddError($"{name} takes a comma-separated list of finite numbers > 0, e.g. {name} 0.5,1,2; '{part}' is not one.");
+                        return null;
+                    }
+                    values.Add(v);
+                }
+                if (values.Count == 0)
+                {
+                    result.AddError($"{name} needs at least one value, e.g. {name} 0.5,1,2.");
+                }
+                return [.. values];
+            },
+        };
+    }
 }

@@ -81,7 +81,7 @@ public static class ReportLoader
             .Where(cells => cells.Count > 1)
             .OrderByDescending(cells => cells.Count)
             .FirstOrDefault()
-            ?.Select(e => new CalibrationCell(e.Job.Spec.StepSize, e.Job.Spec.NBeta, e.Estimate!.LambdaHat, e.Estimate.Verdict.ToString()))
+            ?.Select(e => new CalibrationCell(e.Job.Spec.StepSize, e.Job.Spec.NBeta, e.Estimate!.LambdaHat, CalibrationClass(e.Estimate)))
             .ToList() ?? [];
 
         if (run.Command == TmsExperimentReport.Command)
@@ -107,6 +107,19 @@ public static class ReportLoader
     {
         ArgumentNullException.ThrowIfNull(spec);
         return string.Create(CultureInfo.InvariantCulture, $"{spec.Sampler} ε={VegaLiteSpecs.Short(spec.StepSize)} nβ={VegaLiteSpecs.Short(spec.NBeta)} γ={VegaLiteSpecs.Short(spec.Localization)}");
+    }
+
+    // slt calibrate stores each cell's class (stable, not mixed, spiking, diverged) with its diagnostics; other sweeps show the verdict.
+    private static string CalibrationClass(EstimateRecord estimate)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(estimate.DiagnosticsJson)?["calibration_class"]?.GetValue<string>() ?? estimate.Verdict.ToString();
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return estimate.Verdict.ToString();
+        }
     }
 
     private static string FormatDuration(TimeSpan d) =>

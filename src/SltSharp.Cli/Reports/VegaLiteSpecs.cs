@@ -327,7 +327,7 @@ public static partial class VegaLiteSpecs
 
         var classes = cells.Select(c => c.Class).Distinct().ToList();
         var classDomain = VerdictOrder.Where(classes.Contains).Concat(classes.Except(VerdictOrder).Order(StringComparer.Ordinal)).ToArray();
-        var classRange = classDomain.Select(c => Array.IndexOf(VerdictOrder, c) is var i and >= 0 ? VerdictColors[i] : "#9e9e9e").ToArray();
+        var classRange = classDomain.Select(c => Array.IndexOf(VerdictOrder, c) is var i and >= 0 ? VerdictColors[i] : CalibrationClassColor(c)).ToArray();
 
         JsonObject Panel(string title, JsonObject color, JsonObject textColor, string textField) => new()
         {
@@ -408,6 +408,16 @@ public static partial class VegaLiteSpecs
             ["resolve"] = new JsonObject { ["scale"] = new JsonObject { ["color"] = "independent" } },
         };
     }
+
+    // The classes of 'slt calibrate' cells, coloured like the verdicts they correspond to (spiking between warn and fail).
+    private static string CalibrationClassColor(string c) => c switch
+    {
+        "stable" => VerdictColors[0],
+        "not mixed" => VerdictColors[1],
+        "spiking" => "#e0692f",
+        "diverged" => VerdictColors[2],
+        _ => "#9e9e9e",
+    };
 
     private static JsonObject Chart(string title, int height, JsonArray rows, JsonArray layers) => new()
     {

@@ -1,0 +1,653 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics;
+using SltSharp.Diagnostics;
+using SltSharp.Sampling;
+
+namespace SltSharp.Estimators;
+
+/// <summary>How a calibration cell behaved.</summary>
+public enum CellClass
+{
+    /// <summary>Every diagnostic is in range: usable.</summary>
+    Stable,
+
+    /// <summary>No blow-up, but the chains have not mixed within the cell (R-hat, ESS or drift): ε is small for this budget.</summary>
+    NotMixed,
+
+    /// <summary>No chain diverged, but the step is too large: low acceptance, loss spikes or a negative chain λ̂.</summary>
+    Spiking,
+
+    /// <summary>At least one chain diverged (NaN, ∞ or a runaway loss).</summary>
+    Diverged,
+}
+
+/// <summary>One (ε, nβ, γ) cell of a calibration sweep: a short multi-chain run and its classification.</summary>
+public sealed record CalibrationCell
+{
+    /// <summary>ε.</summary>
+    public double StepSize { get; init; }
+
+    /// <summary>nβ.</summary>
+    public double NBeta { get; init; }
+
+    /// <summary>γ.</summary>
+    public double Localization { get; init; }
+
+    /// <summary>The class.</summary>
+    public CellClass Class { get; init; }
+
+    /// <summary>λ̂ of the cell (NaN when every chain diverged).</summary>
+    public double Lambda { get; init; } = double.NaN;
+
+    /// <summary>max(SE across chains, MCSE) of λ̂.</summary>
+    public double StandardError { get; init; } = double.NaN;
+
+    /// <summary>Mean acceptance estimate.</summary>
+    public double Acceptance { get; init; } = double.NaN;
+
+    /// <summary>Rank-normalised split-R̂ of the loss traces.</summary>
+    public double RHat { get; init; } = double.NaN;
+
+    /// <summary>Bulk ESS, all chains.</summary>
+    public double BulkEss { get; init; } = double.NaN;
+
+    /// <summary>Drift z-score between trace halves.</summary>
+    public double DriftZScore { get; init; } = double.NaN;
+
+    /// <summary>Chains that diverged.</summary>
+    public int DivergedChains { get; init; }
+
+    /// <summary>
+    /// Exact (full-data) Metropolis rejection of this ε at the states the cell's chains reached (NaN for MALA, masked runs
+    /// and cells that blew up): the step's discretisation error free of minibatch noise.
+    /// </summary>
+    public double ExactRejection { get; init; } = double.NaN;
+
+    /// <summary>Why the cell got its class (empty for a stable cell).</summary>
+    public IReadOnlyList<string> Reasons { get; init; } = [];
+
+    /// <summary>The cell's run (null when every chain diverged).</summary>
+    public LlcResult? Run { get; init; }
+}
+
+/// <summary>One rung of the step-size probe.</summary>
+/// <param name="StepSize">ε.</param>
+/// <param name="Acceptance">Mean acceptance of the surviving chains (NaN when all diverged).</param>
+/// <param name="Diverged">True when any chain diverged.</param>
+public sealed record ProbeRung(double StepSize, double Acceptance, bool Diverged);
+
+/// <summary>The recommended setting.</summary>
+/// <param name="StepSize">ε.</param>
+/// <param name="NBeta">nβ.</param>
+/// <param name="Localization">γ.</param>
+/// <param name="Cell">The cell it comes from.</param>
+/// <param name="Verified">True when the chosen cell was stable (mixed within its budget), not merely non-diverging.</param>
+public sealed record CalibrationChoice(double StepSize, double NBeta, double Localization, CalibrationCell Cell, bool Verified);
+
+/// <summary>The outcome of <see cref="Calibration.Run{T}"/>.</summary>
+public sealed record CalibrationResult
+{
+    /// <summary>The grid, row by row (γ, then nβ), ε descending within a row.</summary>
+    public required IReadOnlyList<CalibrationCell> Cells { get; init; }
+
+    /// <summary>The probe's rungs (empty when the step sizes were given).</summary>
+    public IReadOnlyList<ProbeRung> Probe { get; init; } = [];
+
+    /// <summary>The recommendation, or null when no cell is usable.</summary>
+    public CalibrationChoice? Choice { get; init; }
+
+    /// <summary>Sentences a person can act on: how the choice was made, or what to change when there is none.</summary>
+    public required IReadOnlyList<string> Reasons { get; init; }
+
+    /// <summary>The base nβ the multipliers apply to.</summary>
+    public double BaseNBeta { get; init; }
+
+    /// <summary>L(w*), computed once for every cell.</summary>
+    public double ReferenceLoss { get; init; }
+
+    /// <summary>Wall time of the sweep.</summary>
+    public TimeSpan Elapsed { get; init; }
+}
+
+/// <summary>Calibration followed by the estimate at the chosen setting.</summary>
+/// <param name="Calibration">The sweep.</param>
+/// <param name="Options">The options of the final run (null when calibration found nothing usable).</param>
+/// <param name="Estimate">The final estimate (null when calibration found nothing usable).</param>
+/// <param name="Reasons">How the final run's length was chosen.</param>
+public sealed record AutoLlcResult(CalibrationResult Calibration, LlcOptions? Options, LlcResult? Estimate, IReadOnlyList<string> Reasons);
+
+/// <summary>
+/// Chooses ε, nβ and γ for an LLC estimate: a cheap step-size probe finds the scale, a grid of short multi-chain runs
+/// around it is classified (diverged, spiking, not mixed, stable) from the sampling diagnostics, and a documented rule
+/// picks the cell. See docs/sampling-and-llc.md, "Calibration", for the rule and why.
+/// </summary>
+/// <remarks>
+/// Cheapness: L(w*) is computed once; every cell uses the same seed, so cells share their noise and minibatch streams
+/// (common random numbers make λ̂ differences between neighbouring ε far less noisy than independent runs would);
+/// a divergence bound of 100·(P + 1) on nβ·(L − L(w*)) stops runaway chains within a few steps; cells run in parallel.
+/// </remarks>
+public static class Calibration
+{
+    private const double HalfDecade = 3.1622776601683795;
+
+    /// <summary>Runs the sweep and recommends a setting.</summary>
+    /// <param name="loss">The loss (replicable when <see cref="CalibrationOptions.Parallelism"/> &gt; 1).</param>
+    /// <param name="wStar">w*.</param>
+    /// <param name="baseOptions">Sampler, batch size, seed and (as the defaults the sweep varies) nβ and γ.</param>
+    /// <param name="options">The sweep; null for the defaults.</param>
+    public static CalibrationResult Run<T>(IChainedLoss<T> loss, ReadOnlySpan<T> wStar, LlcOptions baseOptions, CalibrationOptions? options = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(baseOptions);
+        options ??= new CalibrationOptions();
+        options.Validate();
+        if (wStar.Length != loss.ParameterCount)
+        {
+            throw new ArgumentException($"w* has {wStar.Length} values but the model has {loss.ParameterCount} parameters.", nameof(wStar));
+        }
+        if (options.Parallelism > 1 && loss is not IReplicableChainedLoss<T>)
+        {
+            throw new ArgumentException($"Parallelism = {options.Parallelism} needs a loss that implements IReplicableChainedLoss; {loss.GetType().Name} does not. Use Parallelism = 1.", nameof(options));
+        }
+        var stopwatch = Stopwatch.StartNew();
+        var anchor = wStar.ToArray();
+        double reference = baseOptions.ReferenceLoss ?? LlcEstimator.FullDataLoss(loss, wStar);
+        if (!double.IsFinite(reference))
+        {
+            throw new ArgumentException($"L(w*) = {reference} is not finite: check w* and the data.", nameof(wStar));
+        }
+        double baseNBeta = baseOptions.NBeta ?? LocalizedPosterior.DefaultNBeta(loss.SampleCount);
+        var gammas = (options.Localizations ?? [baseOptions.Localization]).Distinct().Order().ToArray();
+        bool mala = baseOptions.Sampler == SamplerKind.Mala;
+        double bound = 100.0 * (loss.ParameterCount + 1);
+        var cellBase = baseOptions with
+        {
+            Chains = options.CellChains, Burnin = options.CellBurnin, Draws = options.CellDraws, Thinning = options.CellThinning,
+            ReferenceLoss = reference, DivergenceBound = bound, Threads = 1, Progress = null, ChainIndices = null,
+        };
+        var reasons = new List<string>();
+
+        // 1. The probe: a half-decade ladder downwards at the base (nβ, γ) to the first step at which no chain diverges.
+        var probe = new List<ProbeRung>();
+        double[] steps;
+        if (options.StepSizes is { } given)
+        {
+            steps = given.Distinct().OrderDescending().ToArray();
+        }
+        else
+        {
+            double? found = null;
+            var probeOptions = cellBase with { NBeta = baseNBeta, Localization = baseOptions.Localization, Burnin = 0, Draws = options.ProbeSteps, Thinning = 1 };
+            for (double eps = options.ProbeStart; eps >= options.ProbeEnd * 0.999; eps /= HalfDecade)
+            {
+                var rung = ProbeAt(loss, anchor, probeOptions with { StepSize = eps });
+                probe.Add(rung);
+                if (!rung.Diverged && !double.IsNaN(rung.Acceptance))
+                {
+                    found = eps;
+                    reasons.Add($"Probe: ε = {Fmt(eps)} is the largest step of a half-decade ladder from {Fmt(options.ProbeStart)} at which no chain diverged in {options.ProbeSteps} steps (acceptance {rung.Acceptance:F2}).");
+                    break;
+                }
+            }
+            if (found is null)
+            {
+                reasons.Add($"Every probed step from ε = {Fmt(options.ProbeStart)} to {Fmt(options.ProbeEnd)} diverged: w* is probably not a minimum of this loss (check it), or raise the localization γ.");
+                return new CalibrationResult { Cells = [], Probe = probe, Choice = null, Reasons = reasons, BaseNBeta = baseNBeta, ReferenceLoss = reference, Elapsed = stopwatch.Elapsed };
+            }
+            steps = Enumerable.Range(-options.GridAbove, options.GridAbove + options.GridBelow + 1)
+                .Select(k => Round3(found.Value * Math.Pow(HalfDecade, -k))).ToArray();
+        }
+
+        // 2. The grid: rows (γ ascending, then nβ), ε descending within a row; every cell the same seed.
+        var specs = new List<(double Eps, double NBeta, double Gamma)>();
+        foreach (double g in gammas)
+        {
+            foreach (double m in options.NBetaMultipliers.Distinct().Order())
+            {
+                foreach (double eps in steps)
+                {
+                    specs.Add((eps, baseNBeta * m, g));
+                }
+            }
+        }
+        var cells = new CalibrationCell[specs.Count];
+        int done = 0;
+        bool measureExact = !mala && baseOptions.ParameterMask is null;
+        void RunCell(IChainedLoss<T> cellLoss, int i)
+        {
+            var (eps, nBeta, g) = specs[i];
+            var ends = new T[options.CellChains][];
+            var run = RunCellAt(cellLoss, anchor, cellBase with { StepSize = eps, NBeta = nBeta, Localization = g }, (chain, draw, position) =>
+            {
+                if (draw == options.CellDraws - 1)
+                {
+                    ends[chain] = position.ToArray();
+                }
+            });
+            var cell = Classify(run, eps, nBeta, g, mala);
+            if (measureExact && cell.Class is CellClass.Stable or CellClass.NotMixed)
+            {
+                // The exact (full-data) Metropolis rejection of this ε at the states the chains reached: the discretisation
+                // error of the step without the minibatch noise that pollutes the pseudo-MALA estimate.
+                var states = ends.Where(e => e is not null).ToArray();
+                cell = cell with { ExactRejection = ExactRejection(cellLoss, anchor, states!, eps, nBeta, g, baseOptions.Seed) };
+            }
+            cells[i] = cell;
+            options.Progress?.Report((Interlocked.Increment(ref done), specs.Count));
+        }
+        if (options.Parallelism == 1)
+        {
+            for (int i = 0; i < specs.Count; i++)
+            {
+                RunCell(loss, i);
+            }
+        }
+        else
+        {
+            var replicable = (IReplicableChainedLoss<T>)loss;
+            // Largest ε first: those cells diverge fast, so the expensive ones spread evenly over the workers.
+            Parallel.ForEach(
+                Enumerable.Range(0, specs.Count).OrderByDescending(i => specs[i].Eps),
+                new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism },
+                () => replicable.CreateReplica(),
+                (i, _, replica) =>
+                {
+                    RunCell(replica, i);
+                    return replica;
+                },
+                _ => { });
+        }
+
+        // 3. The rule.
+        var choice = Select(cells, baseNBeta, mala, options, reasons);
+        return new CalibrationResult
+        {
+            Cells = cells, Probe = probe, Choice = choice, Reasons = reasons, BaseNBeta = baseNBeta, ReferenceLoss = reference, Elapsed = stopwatch.Elapsed,
+        };
+    }
+
+    /// <summary>
+    /// Calibrates, then estimates at the chosen (ε, nβ, γ) with a run long enough for the target Monte Carlo error
+    /// (from the chosen cell's effective sample size), never shorter than <paramref name="baseOptions"/> asks.
+    /// </summary>
+    /// <param name="loss">The loss.</param>
+    /// <param name="wStar">w*.</param>
+    /// <param name="baseOptions">Everything but ε, nβ and γ (which calibration chooses); its burn-in, draws and thinning are minimums.</param>
+    /// <param name="options">The sweep; null for the defaults.</param>
+    /// <param name="estimate">How to run the final estimate (default <see cref="LlcEstimator.Estimate{T}"/>); the CLI records it in the store.</param>
+    public static AutoLlcResult EstimateAuto<T>(IChainedLoss<T> loss, ReadOnlySpan<T> wStar, LlcOptions baseOptions, CalibrationOptions? options = null,
+        Func<LlcOptions, LlcResult>? estimate = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(baseOptions);
+        options ??= new CalibrationOptions();
+        var calibration = Run(loss, wStar, baseOptions, options);
+        if (calibration.Choice is not { } choice)
+        {
+            return new AutoLlcResult(calibration, null, null, ["No usable setting: see the calibration's reasons."]);
+        }
+        var (final, reasons) = FinalOptions(calibration, baseOptions, options);
+        var anchor = wStar.ToArray();
+        var result = estimate is null ? LlcEstimator.Estimate(loss, anchor, final) : estimate(final);
+        return new AutoLlcResult(calibration, final, result, reasons);
+    }
+
+    /// <summary>
+    /// The options of the run that follows a calibration: the chosen (ε, nβ, γ); burn-in the larger of twice a cell's
+    /// length and a quarter of the kept steps; enough steps for <see cref="CalibrationOptions.TargetRelativeError"/>
+    /// from the chosen cell's error, doubled because a short run underestimates the autocorrelation time.
+    /// </summary>
+    public static (LlcOptions Options, IReadOnlyList<string> Reasons) FinalOptions(CalibrationResult calibration, LlcOptions baseOptions, CalibrationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(calibration);
+        ArgumentNullException.ThrowIfNull(baseOptions);
+        ArgumentNullException.ThrowIfNull(options);
+        var choice = calibration.Choice ?? throw new ArgumentException("The calibration has no recommendation.", nameof(calibration));
+        var cell = choice.Cell;
+        long cellSteps = options.CellBurnin + ((long)options.CellDraws * options.CellThinning);
+        long minimum = (long)baseOptions.Draws * baseOptions.Thinning;
+        long sampleSteps = (long)options.CellDraws * options.CellThinning;
+        double relative = cell.StandardError / Math.Abs(cell.Lambda);
+        double needed = double.IsFinite(relative) ? 2.0 * sampleSteps * Math.Pow(relative / options.TargetRelativeError, 2) : double.PositiveInfinity;
+        // A quarter of the kept steps again as burn-in (at least twice a cell and the caller's burn-in): the slow relaxation
+        // from w* scales with the run's own time scale, which a fixed burn-in would not follow.
+        long cap = Math.Max(minimum, options.MaxStepsPerChain * 4 / 5);
+        long steps = (long)Math.Clamp(needed, minimum, cap);
+        long burnin = Math.Max(Math.Max(baseOptions.Burnin, 2 * cellSteps), steps / 4);
+        // Keep many draws: the precision estimate came from a cell thinned by CellThinning, and thinning far beyond the
+        // autocorrelation time throws information away (at most 20 000 draws per chain, to bound memory).
+        int thinning = (int)Math.Max(Math.Max(baseOptions.Thinning, options.CellThinning), Math.Ceiling(steps / 20_000.0));
+        int draws = (int)Math.Max(baseOptions.Draws, steps / thinning);
+        var reasons = new List<string>
+        {
+            needed > cap
+                ? $"Chain length: {burnin} burn-in steps and {(long)draws * thinning} steps per chain, the cap MaxStepsPerChain; the cell's error ({relative:P1} of λ̂) asked for {needed:G3} steps to reach {options.TargetRelativeError:P1}."
+                : $"Chain length: {burnin} burn-in steps and {(long)draws * thinning} steps per chain, aiming at a Monte Carlo error of {options.TargetRelativeError:P1} of λ̂ from the chosen cell's {relative:P1}.",
+        };
+        var final = baseOptions with
+        {
+            StepSize = choice.StepSize, NBeta = choice.NBeta, Localization = choice.Localization,
+            Burnin = (int)Math.Min(burnin, int.MaxValue), Draws = draws, Thinning = thinning, ReferenceLoss = calibration.ReferenceLoss,
+        };
+        return (final, reasons);
+    }
+
+    private static ProbeRung ProbeAt<T>(IChainedLoss<T> loss, T[] anchor, LlcOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        try
+        {
+            var sample = LlcEstimator.Sample(loss, anchor, options);
+            var s = sample.Sampling;
+            bool diverged = s.Diverged.Any(d => d);
+            var acc = Enumerable.Range(0, s.Losses.Length).Where(c => !s.Diverged[c]).SelectMany(c => s.Acceptances[c]).Where(a => !double.IsNaN(a)).ToArray();
+            return new ProbeRung(options.StepSize, acc.Length > 0 ? acc.Average() : double.NaN, diverged);
+        }
+        catch (SamplingDivergedException)
+        {
+            return new ProbeRung(options.StepSize, double.NaN, true);
+        }
+    }
+
+    private static (LlcResult? Result, string? Divergence) RunCellAt<T>(IChainedLoss<T> loss, T[] anchor, LlcOptions options, DrawObserver<T> observer)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        try
+        {
+            return (LlcEstimator.Estimate(loss, anchor, options, observer), null);
+        }
+        catch (SamplingDivergedException e)
+        {
+            return (null, e.Message);
+        }
+    }
+
+    /// <summary>Proposals per state in <see cref="ExactRejection{T}"/>.</summary>
+    private const int ProposalsPerState = 16;
+
+    /// <summary>
+    /// Mean Metropolis rejection 1 − E[min(1, α)] of the Langevin proposal w' = w − (ε/2)∇U(w) + √ε·ξ for the exact
+    /// U = nβ·L_n + (γ/2)||w − w*||² on the full data, averaged over proposals from the given states.
+    /// </summary>
+    internal static double ExactRejection<T>(IChainedLoss<T> loss, T[] anchor, T[][] states, double eps, double nBeta, double gamma, ulong seed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (states.Length == 0)
+        {
+            return double.NaN;
+        }
+        int p = anchor.Length;
+        var rng = new Engine.Random.Rng(seed, 0x5EED_CA1Bul);
+        var g0 = new double[p];
+        var g1 = new double[p];
+        var w1 = new T[p];
+        double sum = 0;
+        int count = 0;
+        foreach (var w0 in states)
+        {
+            double u0 = Potential(loss, anchor, w0, nBeta, gamma, g0);
+            for (int k = 0; k < ProposalsPerState; k++)
+            {
+                for (int j = 0; j < p; j++)
+                {
+                    w1[j] = T.CreateTruncating(double.CreateTruncating(w0[j]) - (0.5 * eps * g0[j]) + (Math.Sqrt(eps) * rng.NextGaussian()));
+                }
+                double u1 = Potential(loss, anchor, w1, nBeta, gamma, g1);
+                // log q(w0 | w1) − log q(w1 | w0) for the Gaussian proposal kernels.
+                double forward = 0, backward = 0;
+                for (int j = 0; j < p; j++)
+                {
+                    double a = double.CreateTruncating(w0[j]), b = double.CreateTruncating(w1[j]);
+                    double f = b - a + (0.5 * eps * g0[j]);
+                    double r = a - b + (0.5 * eps * g1[j]);
+                    forward += f * f;
+                    backward += r * r;
+                }
+                double logAlpha = u0 - u1 + ((forward - backward) / (2 * eps));
+                double accept = double.IsNaN(logAlpha) ? 0 : Math.Min(1, Math.Exp(logAlpha));
+                sum += 1 - accept;
+                count++;
+            }
+        }
+        return sum / count;
+    }
+
+    // U(w) = nβ·L_n(w) + (γ/2)||w − w*||² on the full data (in chunks), with its gradient.
+    private static double Potential<T>(IChainedLoss<T> loss, T[] anchor, T[] w, double nBeta, double gamma, double[] gradient)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = loss.SampleCount, p = anchor.Length, chunk = Math.Min(n, 4096);
+        Array.Clear(gradient);
+        var value = new T[1];
+        var grad = new T[p];
+        var batch = new int[chunk];
+        double total = 0;
+        for (int start = 0; start < n; start += chunk)
+        {
+            int size = Math.Min(chunk, n - start);
+            for (int i = 0; i < size; i++)
+            {
+                batch[i] = start + i;
+            }
+            loss.Evaluate(w, 1, batch.AsSpan(0, size), value, grad);
+            double weight = (double)size / n;
+            total += weight * double.CreateTruncating(value[0]);
+            for (int j = 0; j < p; j++)
+            {
+                gradient[j] += weight * double.CreateTruncating(grad[j]);
+            }
+        }
+        double u = nBeta * total;
+        for (int j = 0; j < p; j++)
+        {
+            double d = double.CreateTruncating(w[j]) - double.CreateTruncating(anchor[j]);
+            gradient[j] = (nBeta * gradient[j]) + (gamma * d);
+            u += 0.5 * gamma * d * d;
+        }
+        return u;
+    }
+
+    private static CalibrationCell Classify((LlcResult? Result, string? Divergence) run, double eps, double nBeta, double gamma, bool mala)
+    {
+        var cell = new CalibrationCell { StepSize = eps, NBeta = nBeta, Localization = gamma };
+        if (run.Result is not { } r)
+        {
+            return cell with { Class = CellClass.Diverged, DivergedChains = -1, Reasons = [$"Every chain diverged at ε = {Fmt(eps)}."] };
+        }
+        var d = r.Diagnostics;
+        double se = Math.Max(Finite(r.StandardError), Finite(r.MonteCarloStandardError));
+        cell = cell with
+        {
+            Lambda = r.Mean, StandardError = se, Acceptance = d.MeanAcceptance, RHat = d.RHat, BulkEss = d.BulkEss,
+            DriftZScore = d.DriftZScore, DivergedChains = d.DivergedChains, Run = r,
+        };
+        var reasons = new List<string>();
+        if (d.DivergedChains > 0)
+        {
+            reasons.Add($"{d.DivergedChains} of {r.Sampling.Losses.Length} chains diverged at ε = {Fmt(eps)}: {r.DivergenceMessages.FirstOrDefault()}");
+            return cell with { Class = CellClass.Diverged, Reasons = reasons };
+        }
+        double acceptanceFloor = mala ? DiagnosticThresholds.MalaAcceptanceWarn : DiagnosticThresholds.AcceptanceFail;
+        if (d.MeanAcceptance < acceptanceFloor)
+        {
+            reasons.Add($"Acceptance {d.MeanAcceptance:F2} < {acceptanceFloor:F2}: the step dominates the result.");
+        }
+        if (r.ChainEstimates.Min() < 0)
+        {
+            reasons.Add($"A chain's λ̂ is negative ({r.ChainEstimates.Min():G3}): chains leave the basin of w*.");
+        }
+        if (Spikes(r) is { } spike)
+        {
+            reasons.Add(spike);
+        }
+        if (reasons.Count > 0)
+        {
+            return cell with { Class = CellClass.Spiking, Reasons = reasons };
+        }
+        if (d.RHat > DiagnosticThresholds.RHatFail)
+        {
+            reasons.Add($"R-hat {d.RHat:F3} > {DiagnosticThresholds.RHatFail}: chains disagree within the cell.");
+        }
+        if (d.BulkEss < 2 * DiagnosticThresholds.EssTotalFail)
+        {
+            reasons.Add($"Bulk ESS {d.BulkEss:F0} < {2 * DiagnosticThresholds.EssTotalFail:F0}: the draws are almost all correlated.");
+        }
+        if (Math.Abs(d.DriftZScore) > DiagnosticThresholds.DriftWarn)
+        {
+            reasons.Add($"The loss still drifts ({d.DriftZScore:F1} SE between halves): not yet relaxed from w*.");
+        }
+        return reasons.Count > 0 ? cell with { Class = CellClass.NotMixed, Reasons = reasons } : cell;
+    }
+
+    // A spike is a draw far outside the bulk of the excess-loss distribution: beyond q99 + 10·(q99 − q50). A Gamma(λ)
+    // excess (the posterior law of nβ(L − L*) near a minimum) never gets there in a few thousand draws for any λ.
+    private static string? Spikes(LlcResult r)
+    {
+        var excess = r.Sampling.Losses.Where((_, c) => !r.Sampling.Diverged[c]).SelectMany(t => t).Select(v => r.NBeta * (v - r.ReferenceLoss)).Order().ToArray();
+        if (excess.Length < 100)
+        {
+            return null;
+        }
+        double q50 = excess[excess.Length / 2], q99 = excess[(int)(0.99 * (excess.Length - 1))], max = excess[^1];
+        double limit = q99 + (10 * Math.Max(q99 - q50, 1e-12));
+        return max > limit ? $"The loss spikes: nβ·(L − L*) reaches {max:G3}, beyond the bulk (99th percentile {q99:G3})." : null;
+    }
+
+    private static CalibrationChoice? Select(CalibrationCell[] cells, double baseNBeta, bool mala, CalibrationOptions options, List<string> reasons)
+    {
+        // Rows by preference: the smallest γ (localization biases λ̂ low), then nβ closest to the base nβ.
+        var rows = cells.GroupBy(c => (c.Localization, c.NBeta))
+            .OrderBy(g => g.Key.Localization).ThenBy(g => Math.Abs(Math.Log(g.Key.NBeta / baseNBeta)))
+            .Select(g => g.OrderByDescending(c => c.StepSize).ToArray()).ToList();
+        foreach (var row in rows)
+        {
+            var how = new List<string>();
+            if (SelectInRow(row, mala, options, how) is { } choice)
+            {
+                Explain(choice, rows, baseNBeta, how, reasons);
+                return choice;
+            }
+        }
+        var classes = cells.GroupBy(c => c.Class).ToDictionary(g => g.Key, g => g.Count());
+        reasons.Add($"No usable cell ({string.Join(", ", classes.Select(kv => $"{kv.Value} {Label(kv.Key)}"))}): every cell diverged or spiked. " +
+            "Check that w* is a minimum of the loss, widen the grid towards smaller ε, or raise γ (add larger values to the localization list).");
+        return null;
+    }
+
+    // The rule within one (γ, nβ) row, ε descending. The stability edge is the largest ε whose cell neither diverged nor
+    // spiked. MALA: the largest such ε with acceptance ≥ the MALA target (exact sampler: ε sets only efficiency).
+    // Full-batch unadjusted samplers: the exact Metropolis rejection r of the largest stable cell (the most mixed, hence
+    // most representative) gives the step of bias ≈ b through r ∝ ε^{3/2}: ε* = ε·(r*/r)^{2/3}, r* = 0.4·√(2·d·b³), d = 2λ̂.
+    // Minibatch samplers: the acceptance estimate measures minibatch noise, so ε* = EdgeFraction·edge. Then the grid cell
+    // at or below ε*; if it and the next smaller cell are both stable and their λ̂ differ beyond the tolerance, one more
+    // half-decade down.
+    private static CalibrationChoice? SelectInRow(CalibrationCell[] row, bool mala, CalibrationOptions options, List<string> how)
+    {
+        var live = row.Where(c => c.Class is CellClass.Stable or CellClass.NotMixed && double.IsFinite(c.Lambda)).ToArray();
+        if (live.Length == 0)
+        {
+            return null;
+        }
+        double edge = live[0].StepSize;
+        double target;
+        if (mala)
+        {
+            var fine = live.FirstOrDefault(c => c.Acceptance >= options.MalaTargetAcceptance) ?? live[^1];
+            target = fine.StepSize;
+            how.Add($"MALA is exact, so ε only sets efficiency: the largest non-diverging step with acceptance ≥ {options.MalaTargetAcceptance:F2} (here {fine.Acceptance:F2}).");
+        }
+        else if (live.Where(c => c.ExactRejection > 0).MinBy(c => Math.Abs(Math.Log(c.ExactRejection / Wanted(c, options)))) is { } reference)
+        {
+            // Extrapolate from the cell whose rejection is closest to the wanted one: r ∝ ε^{3/2} holds for small steps only.
+            double d = Math.Max(2 * Math.Abs(reference.Lambda), 1);
+            double wanted = Wanted(reference, options);
+            double rejection = reference.ExactRejection;
+            target = Math.Min(edge, reference.StepSize * Math.Pow(wanted / rejection, 2.0 / 3.0));
+            how.Add($"The exact (full-data) Metropolis rejection of the Langevin step, {rejection:G2} at ε = {Fmt(reference.StepSize)} from the states its chains reached, scales as ε^(3/2); a discretisation bias of ≈ {options.BiasBudget:P0} corresponds to rejection ≈ {wanted:G2} (d ≈ 2λ̂ = {d:G3} stiff directions), i.e. ε ≈ {Fmt(target)}.");
+        }
+        else
+        {
+            target = options.EdgeFraction * edge;
+            how.Add($"No exact rejection could be measured: ε = {options.EdgeFraction:G2} × the stability edge ε = {Fmt(edge)} (the largest step whose cell neither diverged nor spiked).");
+        }
+        int index = Array.FindIndex(row, c => c.StepSize <= target * 1.001 && c.Class is CellClass.Stable or CellClass.NotMixed);
+        if (index < 0)
+        {
+            // Below the grid: the rule's ε still stands (the grid is evidence, not the menu); its nearest cell is reported.
+            index = Array.IndexOf(row, live[^1]);
+            how.Add($"ε = {Fmt(target)} lies below the grid; it is used as extrapolated, and the smallest usable cell stands in for it.");
+            if (mala)
+            {
+                target = row[index].StepSize;
+            }
+        }
+        else if (mala)
+        {
+            target = row[index].StepSize;
+        }
+        var cell = row[index];
+        var smaller = index + 1 < row.Length ? row[index + 1] : null;
+        if (cell.Class == CellClass.Stable && smaller is { Class: CellClass.Stable } && !Flat(cell, smaller, options, out double change))
+        {
+            how.Add($"λ̂ still moves {change:+0.0%;-0.0%} from ε = {Fmt(cell.StepSize)} to {Fmt(smaller.StepSize)}: one half-decade smaller.");
+            cell = smaller;
+            target = Math.Min(target, smaller.StepSize);
+        }
+        return new CalibrationChoice(Round3(target), cell.NBeta, cell.Localization, cell, cell.Class == CellClass.Stable);
+    }
+
+    // The rejection that corresponds to a relative bias b over d = 2λ̂ stiff directions: 0.4·√(2·d·b³).
+    private static double Wanted(CalibrationCell c, CalibrationOptions options) =>
+        0.4 * Math.Sqrt(2 * Math.Max(2 * Math.Abs(c.Lambda), 1) * Math.Pow(options.BiasBudget, 3));
+
+    private static bool Flat(CalibrationCell a, CalibrationCell b, CalibrationOptions options, out double change)
+    {
+        change = (a.Lambda / b.Lambda) - 1;
+        double allowed = Math.Max(options.FlatnessTolerance * Math.Abs(b.Lambda), 2 * Math.Sqrt((a.StandardError * a.StandardError) + (b.StandardError * b.StandardError)));
+        return Math.Abs(a.Lambda - b.Lambda) <= allowed;
+    }
+
+    private static void Explain(CalibrationChoice choice, List<CalibrationCell[]> rows, double baseNBeta, List<string> how, List<string> reasons)
+    {
+        var c = choice.Cell;
+        var row = rows.First(r => r.Contains(c));
+        int index = Array.IndexOf(row, c);
+        var smaller = index + 1 < row.Length ? row[index + 1] : null;
+        reasons.Add($"Chosen: ε = {Fmt(choice.StepSize)}, nβ = {Fmt(c.NBeta)}{(Math.Abs(c.NBeta - baseNBeta) < 1e-9 * baseNBeta ? " (the base nβ)" : "")}, γ = {Fmt(c.Localization)}.");
+        reasons.AddRange(how);
+        reasons.Add(c.Class == CellClass.Stable
+            ? (smaller is { Class: CellClass.Stable }
+                ? $"Its cell (ε = {Fmt(c.StepSize)}) is stable, λ̂ = {c.Lambda:G4} ± {c.StandardError:G2}, and agrees with {smaller.Lambda:G4} at ε = {Fmt(smaller.StepSize)} ({(c.Lambda / smaller.Lambda) - 1:+0.0%;-0.0%})."
+                : $"Its cell (ε = {Fmt(c.StepSize)}) is stable, λ̂ = {c.Lambda:G4} ± {c.StandardError:G2}; the smaller steps did not mix within a cell, so flatness in ε was not checked.")
+            : $"Its cell (ε = {Fmt(c.StepSize)}) did not mix within the cell's budget ({string.Join(" ", c.Reasons)}); the final run is much longer, so its own diagnostics decide.");
+        foreach (var larger in row.Take(index).Where(l => l.Class is CellClass.Diverged or CellClass.Spiking).TakeLast(1))
+        {
+            reasons.Add($"ε = {Fmt(larger.StepSize)} is {Label(larger.Class)}: {string.Join(" ", larger.Reasons)}");
+        }
+        var otherNBeta = rows.Where(r => r[0].Localization == c.Localization && r[0].NBeta != c.NBeta)
+            .Select(r => r.FirstOrDefault(x => x.StepSize == c.StepSize && x.Class is CellClass.Stable or CellClass.NotMixed))
+            .Where(x => x is not null).Select(x => $"{x!.Lambda:G3} at nβ = {Fmt(x.NBeta)}").ToList();
+        if (otherNBeta.Count > 0)
+        {
+            reasons.Add($"At this ε, λ̂ is {string.Join(", ", otherNBeta)}: λ̂ estimates the finite-temperature value t·E_t[K], which depends on nβ (below λ by ≈ (m−1)/ln t for multiplicity m); nβ stays at the base value (n/ln n unless set), and 'slt llc --temperatures' fits the asymptotic λ.");
+        }
+    }
+
+    /// <summary>Lower-case name of a class, as shown in tables and reports.</summary>
+    public static string Label(CellClass c) => c switch
+    {
+        CellClass.Stable => "stable",
+        CellClass.NotMixed => "not mixed",
+        CellClass.Spiking => "spiking",
+        _ => "diverged",
+    };
+
+    private static double Finite(double v) => double.IsFinite(v) ? v : 0;
+
+    // Three significant digits, so that grid values print and compare cleanly (3.16e-5, not 3.1622776601683794e-05).
+    private static double Round3(double x) => double.Parse(x.ToString("G3", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    private static string Fmt(double x) => x.ToString("G3", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,109 @@
+namespace SltSharp.Estimators;
+
+/// <summary>
+/// Settings of a hyperparameter sweep (<see cref="Calibration.Run{T}"/>). The defaults are chosen so that a sweep costs
+/// a small fraction of the estimate it prepares; every number is documented in docs/sampling-and-llc.md.
+/// </summary>
+public sealed record CalibrationOptions
+{
+    /// <summary>
+    /// Explicit step sizes of the grid. Null: the grid is found by the step-size probe (a half-decade ladder from
+    /// <see cref="ProbeStart"/> downwards) and spans <see cref="GridAbove"/> half-decades above and
+    /// <see cref="GridBelow"/> below the largest step at which no probe chain diverged.
+    /// </summary>
+    public IReadOnlyList<double>? StepSizes { get; init; }
+
+    /// <summary>The largest step size the probe tries.</summary>
+    public double ProbeStart { get; init; } = 1.0;
+
+    /// <summary>The smallest step size the probe tries before giving up.</summary>
+    public double ProbeEnd { get; init; } = 1e-12;
+
+    /// <summary>Steps per chain of each probe rung (no burn-in: the probe only reads acceptance and divergence).</summary>
+    public int ProbeSteps { get; init; } = 200;
+
+    /// <summary>Half-decades of the grid above the probe's step size (these cells show where sampling breaks down).</summary>
+    public int GridAbove { get; init; } = 1;
+
+    /// <summary>Half-decades of the grid below the probe's step size.</summary>
+    public int GridBelow { get; init; } = 4;
+
+    /// <summary>nβ values of the grid as multiples of the base nβ (n/ln n unless the base options fix it).</summary>
+    public IReadOnlyList<double> NBetaMultipliers { get; init; } = [1.0];
+
+    /// <summary>Localizations γ of the grid; null: the base options' γ only. Smaller γ is preferred (less bias).</summary>
+    public IReadOnlyList<double>? Localizations { get; init; }
+
+    /// <summary>Chains per cell (R-hat needs at least 2).</summary>
+    public int CellChains { get; init; } = 4;
+
+    /// <summary>Burn-in steps per chain of each cell.</summary>
+    public int CellBurnin { get; init; } = 1_000;
+
+    /// <summary>Kept draws per chain of each cell.</summary>
+    public int CellDraws { get; init; } = 400;
+
+    /// <summary>Steps per kept draw of each cell.</summary>
+    public int CellThinning { get; init; } = 5;
+
+    /// <summary>
+    /// Full-batch unadjusted samplers: the relative discretisation bias b the chosen step may cause. For a Langevin step
+    /// the bias of a direction with curvature q is ≈ εq/4 while the exact Metropolis log-ratio has variance
+    /// ≈ d·(εq)³/32 over d such directions, so the rejection rate that corresponds to bias b is ≈ 0.4·√(2·d·b³);
+    /// d is taken as 2λ̂ (each stiff direction adds ½ to λ).
+    /// </summary>
+    public double BiasBudget { get; init; } = 0.02;
+
+    /// <summary>
+    /// Minibatch samplers (whose acceptance estimate mostly measures minibatch noise): the chosen step as a fraction of the
+    /// stability edge, the largest grid step at which no chain diverged or spiked. Default one half-decade below it.
+    /// </summary>
+    public double EdgeFraction { get; init; } = 0.316;
+
+    /// <summary>The acceptance MALA's chosen step must reach (MALA is exact: ε sets only efficiency; optimum ≈ 0.57).</summary>
+    public double MalaTargetAcceptance { get; init; } = 0.6;
+
+    /// <summary>
+    /// Relative change of λ̂ allowed between a step and the next smaller one (beyond 2 standard errors of the
+    /// difference) before the larger step is rejected for discretisation bias.
+    /// </summary>
+    public double FlatnessTolerance { get; init; } = 0.03;
+
+    /// <summary>Cells run in parallel (each on one thread); the loss must be replicable for more than 1.</summary>
+    public int Parallelism { get; init; } = 1;
+
+    /// <summary>
+    /// For <see cref="Calibration.EstimateAuto{T}"/>: the Monte Carlo standard error the final run aims for, relative
+    /// to λ̂; the run is lengthened (never shortened) from the chosen cell's effective sample size to reach it.
+    /// </summary>
+    public double TargetRelativeError { get; init; } = 0.015;
+
+    /// <summary>For <see cref="Calibration.EstimateAuto{T}"/>: the most steps per chain (burn-in included) the final run may take.</summary>
+    public long MaxStepsPerChain { get; init; } = 400_000;
+
+    /// <summary>Progress: called after each cell with (cells done, cells in all).</summary>
+    public IProgress<(int Done, int Total)>? Progress { get; init; }
+
+    internal void Validate()
+    {
+        static void Require(bool ok, string message)
+        {
+            if (!ok)
+            {
+                throw new ArgumentException(message);
+            }
+        }
+        Require(StepSizes is null || (StepSizes.Count > 0 && StepSizes.All(e => e > 0 && double.IsFinite(e))), "StepSizes must be finite numbers > 0 (or null for the probe).");
+        Require(ProbeStart > ProbeEnd && ProbeEnd > 0, $"ProbeStart ({ProbeStart}) must exceed ProbeEnd ({ProbeEnd}) > 0.");
+        Require(ProbeSteps >= 10, $"ProbeSteps = {ProbeSteps}: at least 10 steps are needed for an acceptance estimate.");
+        Require(GridAbove >= 0 && GridBelow >= 1, $"GridAbove ({GridAbove}) must be ≥ 0 and GridBelow ({GridBelow}) ≥ 1.");
+        Require(NBetaMultipliers.Count > 0 && NBetaMultipliers.All(m => m > 0 && double.IsFinite(m)), "NBetaMultipliers must be finite numbers > 0, e.g. 0.5,1,2.");
+        Require(Localizations is null || (Localizations.Count > 0 && Localizations.All(g => g >= 0 && double.IsFinite(g))), "Localizations must be finite numbers ≥ 0.");
+        Require(CellChains >= 2, $"CellChains = {CellChains}: R-hat needs at least 2 chains per cell.");
+        Require(CellBurnin >= 0 && CellDraws >= 50 && CellThinning >= 1, $"Cells need burn-in ≥ 0, ≥ 50 draws and thinning ≥ 1 (got {CellBurnin}, {CellDraws}, {CellThinning}).");
+        Require(MalaTargetAcceptance is > 0 and < 1, "MalaTargetAcceptance must lie in (0, 1).");
+        Require(BiasBudget is > 0 and < 1 && EdgeFraction is > 0 and <= 1 && FlatnessTolerance > 0, "BiasBudget must lie in (0, 1), EdgeFraction in (0, 1] and FlatnessTolerance be > 0.");
+        Require(Parallelism >= 1, $"Parallelism = {Parallelism}: must be ≥ 1.");
+        Require(TargetRelativeError > 0 && MaxStepsPerChain > 0, "TargetRelativeError and MaxStepsPerChain must be > 0.");
+    }
+}

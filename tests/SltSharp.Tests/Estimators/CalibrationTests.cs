@@ -1,0 +1,144 @@
+using SltSharp.Estimators;
+using SltSharp.Models;
+using SltSharp.Theory;
+using Xunit.Abstractions;
+
+namespace SltSharp.Tests.Estimators;
+
+/// <summary>
+/// Calibration (<see cref="Calibration"/>): the grid's classes against the closed-form stability edge and stationary law of
+/// SGLD on a Gaussian, the exact-rejection measurement against its ε^{3/2} law, and <see cref="Calibration.EstimateAuto{T}"/>
+/// against exact finite-temperature values and Aoyagi's λ with no hand-set ε.
+/// </summary>
+public class CalibrationTests(ITestOutputHelper output)
+{
+    // U = nβ·a/2·w² + γ/2·w² has curvature q = nβ·a + γ = 201: SGLD's linear recurrence w ← (1 − εq/2)w + √ε·ξ explodes
+    // exactly when ε > 4/q ≈ 0.0199, and otherwise has stationary variance 1/(q·(1 − εq/4)), so λ̂ = nβ·a/2·Var is known.
+    private const double A = 2, NBeta = 100, Gamma = 1, Q = (NBeta * A) + Gamma;
+
+    private static double SgldLambda(double eps) => NBeta * A / 2 / (Q * (1 - (eps * Q / 4)));
+
+    [Fact]
+    public void GridClassesFollowTheClosedFormStabilityEdgeOfSgld()
+    {
+        var loss = new QuadraticPotential<double>([A], [0.0]);
+        var baseOptions = new LlcOptions { NBeta = NBeta, Localization = Gamma, Seed = 3 };
+        var result = Calibration.Run(loss, [0.0], baseOptions, new CalibrationOptions { StepSizes = [0.05, 0.025, 0.015, 0.003, 0.001] });
+        foreach (var cell in result.Cells)
+        {
+            output.WriteLine($"ε {cell.StepSize}: {cell.Class} λ̂ {cell.Lambda:F4} ± {cell.StandardError:F4} (SGLD closed form {SgldLambda(cell.StepSize):F4}), exact rejection {cell.ExactRejection:G3}");
+        }
+        foreach (var cell in result.Cells)
+        {
+            if (cell.StepSize > 4 / Q)
+            {
+                Assert.Equal(CellClass.Diverged, cell.Class);
+            }
+            else
+            {
+                Assert.NotEqual(CellClass.Diverged, cell.Class);
+                // 4 standard errors: a cell is only 4 chains × 400 draws, and the SE (max of across-chain SE and MCSE) is itself rough.
+                Assert.True(Math.Abs(cell.Lambda - SgldLambda(cell.StepSize)) <= 4 * cell.StandardError,
+                    $"ε {cell.StepSize}: λ̂ {cell.Lambda:F4} ± {cell.StandardError:F4} vs SGLD's stationary value {SgldLambda(cell.StepSize):F4}");
+            }
+        }
+        var choice = Assert.IsType<CalibrationChoice>(result.Choice);
+        // The rule aims at a relative discretisation bias of BiasBudget = 2% (εq/4 on this Gaussian). Its rejection model
+        // (0.4·√(2d·b³)) is a small-step approximation, so a factor of 2.5 either way is what is claimed.
+        double bias = choice.StepSize * Q / 4;
+        output.WriteLine($"chosen ε {choice.StepSize:G3}: SGLD bias εq/4 = {bias:P2}");
+        Assert.InRange(bias, 0.02 / 2.5, 0.02 * 2.5);
+    }
+
+    [Fact]
+    public void ExactRejectionGrowsAsEpsilonToTheThreeHalves()
+    {
+        // Small-step law of the Metropolis rejection of a Langevin proposal: r ∝ ε^{3/2}, so a step 4× smaller rejects
+        // 8× less. States from the exact Gaussian; the proposals share their noise across ε (same seed), so the ratio is smooth.
+        var loss = new QuadraticPotential<double>([A], [0.0]);
+        var rng = new Engine.Random.Rng(11, 0);
+        var states = Enumerable.Range(0, 400).Select(_ => new[] { rng.NextGaussian() / Math.Sqrt(Q) }).ToArray();
+        double r1 = Calibration.ExactRejection(loss, [0.0], states, 4e-4, NBeta, Gamma, 5);
+        double r2 = Calibration.ExactRejection(loss, [0.0], states, 1e-4, NBeta, Gamma, 5);
+        output.WriteLine($"r(4e-4) = {r1:G4}, r(1e-4) = {r2:G4}, ratio {r1 / r2:F2}");
+        Assert.InRange(r1 / r2, 6.5, 9.5);
+    }
+
+    [Fact]
+    public void AutoMalaLandsOnTheExactFiniteTemperatureValue()
+    {
+        // Powers (1,1) at t = 100, γ = 1: exact t·E[K] = 0.354 (slt-reference §1b), multiplicity 2, so λ̂ is far below 1/2.
+        var powers = new[] { 1, 1 };
+        var loss = new NormalCrossingPotential<double>(powers);
+        var auto = Calibration.EstimateAuto(loss, new double[2], new LlcOptions { Sampler = SamplerKind.Mala, NBeta = NBeta, Localization = Gamma, Seed = 21 });
+        AssertWithin(auto, NormalCrossingExact.PotentialLlc(powers, auto.Options!.NBeta!.Value, auto.Options.Localization), 0.05, "MALA (1,1)");
+    }
+
+    [Fact]
+    public void AutoSgldLandsOnTheExactFiniteTemperatureValue()
+    {
+        var powers = new[] { 0, 1 };
+        var loss = new NormalCrossingPotential<double>(powers);
+        var auto = Calibration.EstimateAuto(loss, new double[2], new LlcOptions { NBeta = NBeta, Localization = Gamma, Seed = 22 });
+        AssertWithin(auto, NormalCrossingExact.PotentialLlc(powers, auto.Options!.NBeta!.Value, auto.Options.Localization), 0.05, "SGLD (0,1)");
+    }
+
+    // The Slow set: every normal-crossing oracle of the LLC issue (data model as in 'slt llc', SGLD and MALA), the five
+    // reduced-rank shapes and three DLN depths, each with --auto's settings only.
+    public static TheoryData<int[]> AllPowers => new() { new[] { 0, 1 }, new[] { 1, 1 }, new[] { 0, 2 }, new[] { 1, 2 }, new[] { 2, 2 }, new[] { 0, 3 }, new[] { 1, 3 }, new[] { 2, 3 }, new[] { 3, 3 } };
+
+    [Theory]
+    [Trait("Category", "Slow")]
+    [MemberData(nameof(AllPowers))]
+    public void AutoLandsOnEveryNormalCrossingCase(int[] powers)
+    {
+        foreach (var kind in new[] { SamplerKind.Mala, SamplerKind.Sgld })
+        {
+            var loss = NormalCrossingDataModel<double>.CreateReferenceData(powers, 1000, 42);
+            var auto = Calibration.EstimateAuto(loss, new double[2], new LlcOptions { Sampler = kind, Seed = 5 },
+                new CalibrationOptions { Parallelism = 2, MaxStepsPerChain = 2_000_000 });
+            var o = auto.Options!;
+            AssertWithin(auto, NormalCrossingExact.DataModelLlc(powers, loss.Sxx, loss.Sxy, o.NBeta!.Value, o.Localization), 0.05, $"{kind} data ({string.Join(",", powers)})");
+        }
+    }
+
+    [Theory]
+    [Trait("Category", "Slow")]
+    [InlineData(new[] { 5, 3, 5 }, 0)]
+    [InlineData(new[] { 5, 4, 5 }, 1)]
+    [InlineData(new[] { 4, 3, 8 }, 0)]
+    [InlineData(new[] { 8, 3, 4 }, 1)]
+    [InlineData(new[] { 3, 8, 4 }, 2)]
+    [InlineData(new[] { 5, 5, 5, 5 }, 2)]
+    [InlineData(new[] { 10, 20, 30, 40, 50 }, 5)]
+    [InlineData(new[] { 50, 50, 50, 50, 50 }, 10)]
+    public void AutoLandsOnAoyagi(int[] widths, int rank) => CheckDeepLinear(widths, rank, 0.10);
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void AutoLandsOnAoyagiForAHundredThousandParameterNetwork() => CheckDeepLinear([.. Enumerable.Repeat(100, 11)], 10, 0.15);
+
+    private void CheckDeepLinear(int[] widths, int rank, double tolerance)
+    {
+        var (loss, teacher) = DeepLinearNetwork<double>.CreateTeacherTask(widths, rank, 10_000, 4);
+        var auto = Calibration.EstimateAuto(loss, teacher, new LlcOptions { BatchSize = 100, Seed = 4, Threads = 2, Draws = 2_000 },
+            new CalibrationOptions { Parallelism = 2 });
+        AssertWithin(auto, LearningCoefficients.DeepLinearNetwork(widths, rank).Lambda, tolerance, $"DLN ({string.Join(",", widths)}) r={rank}");
+    }
+
+    private void AssertWithin(AutoLlcResult auto, double exact, double tolerance, string label)
+    {
+        foreach (string reason in auto.Calibration.Reasons.Concat(auto.Reasons))
+        {
+            output.WriteLine(reason);
+        }
+        var r = Assert.IsType<LlcResult>(auto.Estimate);
+        double relative = (r.Mean / exact) - 1;
+        string text = $"{label}: ε {auto.Options!.StepSize:G3}, nβ {r.NBeta:G4}, γ {auto.Options.Localization}: λ̂ {r.Mean:F4} (MCSE {r.MonteCarloStandardError:F4}) vs {exact:F4}, {relative:P1}; {auto.Options.Burnin} + {auto.Options.Draws}×{auto.Options.Thinning} steps, {r.Sampling.Elapsed.TotalSeconds:F1} s";
+        output.WriteLine(text);
+        // The run must be precise enough for the claim: MCSE ≤ half the tolerance, so the tolerance is ≥ 2 MCSE (the run
+        // aims at 1.5% of λ̂; its own ESS decides what it reached).
+        Assert.True(r.MonteCarloStandardError <= 0.5 * tolerance * exact, $"not precise enough: {text}");
+        Assert.True(Math.Abs(relative) <= tolerance, text);
+    }
+}

@@ -84,6 +84,13 @@ public static class ReportLoader
             ?.Select(e => new CalibrationCell(e.Job.Spec.StepSize, e.Job.Spec.NBeta, e.Estimate!.LambdaHat, e.Estimate.Verdict.ToString()))
             .ToList() ?? [];
 
+        EssentialDynamicsView? dynamics = null;
+        if (store.Analysis(runId, SltSharp.Development.LlcTrajectory.EssentialDynamicsAnalysis) is { } edJson)
+        {
+            var (steps, projections, ratios) = SltSharp.Development.LlcTrajectory.ReadEssentialDynamics(edJson);
+            dynamics = new EssentialDynamicsView(steps, projections, ratios);
+        }
+
         return new RunReport(
             $"Run {run.Id}: {run.Command}",
             summary,
@@ -92,7 +99,8 @@ public static class ReportLoader
             traces,
             llc,
             store.Stages(runId),
-            calibration);
+            calibration,
+            dynamics);
     }
 
     /// <summary>Short label of a sampler configuration, e.g. <c>sgld ε=0.001 nβ=100 γ=1</c>.</summary>

@@ -6,6 +6,7 @@ using SltSharp.Engine.Checkpoints;
 using SltSharp.Engine.Layers;
 using SltSharp.Engine.Ops;
 using SltSharp.Engine.Random;
+using SltSharp.Estimators;
 using SltSharp.Models;
 using SltSharp.Models.Tms;
 
@@ -104,6 +105,31 @@ public static class TrainingTasks
             "mlp" => Mlp(config),
             "tms" => Tms(config),
             _ => throw new ArgumentException($"Unknown model '{config.Model}'; the training tasks are {string.Join(", ", Models)}.", nameof(config)),
+        };
+    }
+
+    /// <summary>
+    /// The sampler configuration <c>slt trajectory</c> uses for a task unless told otherwise (one configuration for every
+    /// checkpoint, so the curve compares like with like).
+    /// </summary>
+    /// <remarks>
+    /// dln: checkpoints of saddle-to-saddle training sit at saddles and, in between, mid-transition where the gradient is
+    /// large. Near a saddle the loss has negative curvature up to 2·s_max (s_max the teacher's largest singular value) and
+    /// the localized posterior exists only if γ exceeds nβ times it; otherwise chains slide downhill and λ̂ plunges to large
+    /// negative values (measured on the default run: λ̂ ≈ −2300 at step 0 with nβ = n/ln n = 145, γ = 100). nβ = 2, γ = 50
+    /// keeps γ above 3·nβ·8 for the default teacher, so λ̂ stays finite everywhere; it then counts directions stiffer than
+    /// γ/nβ (an effective dimension at that resolution) rather than reaching Aoyagi's λ, which is what a curve over training
+    /// needs. On the default run it rises from −0.6 to 1.2 as the first mode is learned and to 1.66 with the other two
+    /// (two type-A stages). The other tasks' defaults (nβ = n/ln n, γ = 100) are reasonable starting points, not calibrated.
+    /// </remarks>
+    public static LlcOptions DefaultLlcOptions(TrainingTaskConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.Model switch
+        {
+            "dln" => new LlcOptions { StepSize = 1e-3, NBeta = 2, Localization = 50, Chains = 4, Draws = 400, Burnin = 200, BatchSize = null },
+            "mlp" => new LlcOptions { StepSize = 1e-3, Localization = 100, Chains = 4, Draws = 400, Burnin = 200, BatchSize = 100 },
+            _ => new LlcOptions { StepSize = 1e-3, Localization = 100, Chains = 4, Draws = 400, Burnin = 200, BatchSize = 500 },
         };
     }
 

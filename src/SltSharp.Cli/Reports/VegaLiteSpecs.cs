@@ -55,7 +55,7 @@ public static class VegaLiteSpecs
 
         // Losses spanning orders of magnitude read better on a log axis; a log axis cannot show zero or negatives.
         var yScale = positive && hi / lo > 100 ? new JsonObject { ["type"] = "log" } : new JsonObject { ["zero"] = false };
-        var x = Field("step", "quantitative", logSteps ? "training step (log scale)" : "training step");
+        var x = Field("step", "quantitative", "training step");
         if (logSteps)
         {
             x["scale"] = new JsonObject { ["type"] = "symlog" };

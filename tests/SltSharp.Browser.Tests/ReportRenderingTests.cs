@@ -50,7 +50,7 @@ public sealed class ReportRenderingTests
         await page.WaitForSelectorAsync("body[data-charts-done='true']", new PageWaitForSelectorOptions { Timeout = 60_000 });
 
         var charts = await page.QuerySelectorAllAsync("div.chart");
-        Assert.Equal(1 + 1 + 4 + 4 + 1, charts.Count);
+        Assert.Equal(1 + 1 + 1 + 4 + 4 + 1, charts.Count);
         foreach (var chart in charts)
         {
             var kind = await chart.GetAttributeAsync("data-kind");
@@ -76,6 +76,13 @@ public sealed class ReportRenderingTests
                     Assert.True(rules >= 4 + (2 * SyntheticRun.CheckpointSteps.Length), "stage boundaries and SE bars");
                     Assert.True(symbols >= 2 * SyntheticRun.CheckpointSteps.Length, "a point per estimate");
                     Assert.Contains("training step", axisTitles);
+                    break;
+                case "essential-dynamics":
+                    Assert.True(lines >= 1, "the path through the checkpoints");
+                    Assert.True(symbols >= SyntheticRun.CheckpointSteps.Length + 3, "a point per checkpoint and a marker per stage boundary");
+                    Assert.True(texts >= 3, "boundary labels");
+                    Assert.Contains(axisTitles, t => t.StartsWith("PC1", StringComparison.Ordinal));
+                    Assert.Contains(axisTitles, t => t.StartsWith("PC2", StringComparison.Ordinal));
                     break;
                 case "chain-loss":
                     Assert.True(lines >= 2, "a line per chain");

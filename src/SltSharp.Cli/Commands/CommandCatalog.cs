@@ -10,6 +10,8 @@ internal static class CommandCatalog
         yield return LlcCommand.Build(context);
         yield return CalibrateCommand.Build(context);
         yield return SelectCommand.Build(context);
+        yield return TrainCommand.Build(context);
+        yield return TrajectoryCommand.Build(context);
         yield return ExperimentCommand.Build(context);
         yield return ReportCommand.Build(context);
         yield return ExportCommand.Build(context);

@@ -73,19 +73,34 @@ public static class HtmlReportBuilder
         if (report.TrainingMetrics.Count > 0)
         {
             body.Append("<section>\n<h2>Training</h2>\n")
-                .Append(ChartDiv("training-curves", VegaLiteSpecs.TrainingCurves(report.TrainingMetrics, maxPointsPerSeries)))
+                .Append(ChartDiv("training-curves", VegaLiteSpecs.TrainingCurves(report.TrainingMetrics, maxPointsPerSeries,
+                    logSteps: report.LlcOverTraining.Count > 0 || report.Stages.Count > 0)))
                 .Append("</section>\n");
         }
 
         if (report.LlcOverTraining.Count > 0)
         {
             body.Append("<section>\n<h2>LLC over training</h2>\n");
+            if (report.Stages.Any(s => s.DeltaLlc is not null))
+            {
+                body.Append(StageTable(report.Stages));
+            }
+
             if (report.Stages.Count > 0)
             {
                 body.Append("<p class=\"note\">Shaded: developmental stages (type A: λ̂ rises, type B: λ̂ falls); dashed lines: stage boundaries.</p>\n");
             }
 
             body.Append(ChartDiv("llc-over-training", VegaLiteSpecs.LlcOverTraining(report.LlcOverTraining, report.Stages)))
+                .Append("</section>\n");
+        }
+
+        if (report.EssentialDynamics is { Projections.Count: > 1 } dynamics && dynamics.Projections[0].Length >= 2)
+        {
+            body.Append("<section>\n<h2>Essential dynamics</h2>\n<p class=\"note\">The model's outputs on a fixed probe set at every checkpoint, ")
+                .Append("projected on their two leading principal components; points are coloured by developmental stage and the ")
+                .Append("checkpoints nearest the stage boundaries are marked.</p>\n")
+                .Append(ChartDiv("essential-dynamics", VegaLiteSpecs.EssentialDynamics(dynamics, report.Stages)))
                 .Append("</section>\n");
         }
 
@@ -173,6 +188,22 @@ public static class HtmlReportBuilder
     /// <exception cref="ReportException">Chromium failed or produced no PNG.</exception>
     public static void RenderPng(string htmlPath, string pngPath, int width = 1200) =>
         HeadlessChromium.Screenshot(htmlPath, pngPath, width);
+
+    private static string StageTable(IReadOnlyList<StageRecord> stages)
+    {
+        var sb = new StringBuilder("<table class=\"summary stages\">\n<tr><th>Stage</th><th>Type</th><th>Steps</th><th>Δλ̂</th><th>Δloss</th><th>Boundary confidence</th></tr>\n");
+        foreach (var s in stages)
+        {
+            sb.Append("<tr><td>").Append(E(s.Label)).Append("</td><td>").Append(E(s.Kind)).Append("</td><td>")
+                .Append(s.StartStep.ToString(CultureInfo.InvariantCulture)).Append(" → ").Append(s.EndStep.ToString(CultureInfo.InvariantCulture))
+                .Append("</td><td>").Append(E(s.DeltaLlc is { } d ? Format(d) : "—"))
+                .Append("</td><td>").Append(E(s.DeltaLoss is { } l ? Format(l) : "—"))
+                .Append("</td><td>").Append(E(s.Confidence is { } c ? c.ToString("P0", CultureInfo.InvariantCulture) : "—"))
+                .Append("</td></tr>\n");
+        }
+
+        return sb.Append("</table>\n").ToString();
+    }
 
     private static string VerdictCard(string title, EstimateSummary e)
     {

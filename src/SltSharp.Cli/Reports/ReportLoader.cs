@@ -90,6 +90,13 @@ public static class ReportLoader
             return TmsExperimentReport.Load(run, summary, store.Metrics(runId));
         }
 
+        EssentialDynamicsView? dynamics = null;
+        if (store.Analysis(runId, SltSharp.Development.LlcTrajectory.EssentialDynamicsAnalysis) is { } edJson)
+        {
+            var (steps, projections, ratios) = SltSharp.Development.LlcTrajectory.ReadEssentialDynamics(edJson);
+            dynamics = new EssentialDynamicsView(steps, projections, ratios);
+        }
+
         return new RunReport(
             $"Run {run.Id}: {run.Command}",
             summary,
@@ -98,7 +105,8 @@ public static class ReportLoader
             traces,
             llc,
             store.Stages(runId),
-            calibration);
+            calibration,
+            EssentialDynamics: dynamics);
     }
 
     /// <summary>Short label of a sampler configuration, e.g. <c>sgld ε=0.001 nβ=100 γ=1</c>.</summary>

@@ -12,6 +12,7 @@ namespace SltSharp.Cli.Reports;
 /// <param name="Stages">Developmental stages drawn on the LLC-over-training chart.</param>
 /// <param name="Calibration">ε × nβ grid of estimates; empty when there was no sweep.</param>
 /// <param name="TmsExperiment">k-gon census and Bayesian prediction of an <c>slt experiment tms</c> run, else null.</param>
+/// <param name="EssentialDynamics">The trajectory of the outputs in their leading principal components, or null.</param>
 public sealed record RunReport(
     string Title,
     IReadOnlyList<KeyValuePair<string, string>> Summary,
@@ -21,7 +22,14 @@ public sealed record RunReport(
     IReadOnlyList<LlcPoint> LlcOverTraining,
     IReadOnlyList<StageRecord> Stages,
     IReadOnlyList<CalibrationCell> Calibration,
-    TmsExperimentSection? TmsExperiment = null);
+    TmsExperimentSection? TmsExperiment = null,
+    EssentialDynamicsView? EssentialDynamics = null);
+
+/// <summary>Essential dynamics for the report: checkpoint steps and their coordinates in the leading components.</summary>
+/// <param name="Steps">Checkpoint steps, one per row of <paramref name="Projections"/>.</param>
+/// <param name="Projections">Coordinates per checkpoint (column k = PC k+1); at least two columns are drawn.</param>
+/// <param name="ExplainedVarianceRatio">Share of the variance per component.</param>
+public sealed record EssentialDynamicsView(IReadOnlyList<long> Steps, IReadOnlyList<double[]> Projections, IReadOnlyList<double> ExplainedVarianceRatio);
 
 /// <summary>One chain's trace for the report.</summary>
 /// <param name="Chain">Chain index.</param>

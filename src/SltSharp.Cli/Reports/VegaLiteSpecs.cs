@@ -23,7 +23,8 @@ public static partial class VegaLiteSpecs
     /// <summary>Training curves: one line per metric, with the min–max band of each display bucket.</summary>
     /// <param name="metrics">Metric points (any order).</param>
     /// <param name="maxPoints">Bound on the buckets per metric.</param>
-    public static JsonObject TrainingCurves(IReadOnlyList<MetricPoint> metrics, int maxPoints = DefaultMaxPoints)
+    /// <param name="logSteps">A (symmetric) log step axis, as on the LLC-over-training chart, so stages line up.</param>
+    public static JsonObject TrainingCurves(IReadOnlyList<MetricPoint> metrics, int maxPoints = DefaultMaxPoints, bool logSteps = false)
     {
         ArgumentNullException.ThrowIfNull(metrics);
         var rows = new JsonArray();
@@ -55,6 +56,11 @@ public static partial class VegaLiteSpecs
         // Losses spanning orders of magnitude read better on a log axis; a log axis cannot show zero or negatives.
         var yScale = positive && hi / lo > 100 ? new JsonObject { ["type"] = "log" } : new JsonObject { ["zero"] = false };
         var x = Field("step", "quantitative", "training step");
+        if (logSteps)
+        {
+            x["scale"] = new JsonObject { ["type"] = "symlog" };
+        }
+
         var color = With(Field("metric", "nominal", "metric"), "legend", StrokeLegend());
         return Chart("Training curves", 240, rows, new JsonArray
         {
@@ -292,6 +298,106 @@ public static partial class VegaLiteSpecs
         var chart = Chart("Local learning coefficient over training", 280, rows, layers);
         chart["resolve"] = new JsonObject { ["scale"] = new JsonObject { ["color"] = "independent" } };
         return chart;
+    }
+
+    /// <summary>
+    /// Essential dynamics: the checkpoints' outputs in PC1 vs PC2, joined in training order, coloured by the stage each
+    /// checkpoint falls in, with the checkpoints nearest each stage boundary marked and labelled.
+    /// </summary>
+    /// <param name="dynamics">Steps and projections (at least two components).</param>
+    /// <param name="stages">Developmental stages (may be empty: one colour).</param>
+    public static JsonObject EssentialDynamics(EssentialDynamicsView dynamics, IReadOnlyList<StageRecord> stages)
+    {
+        ArgumentNullException.ThrowIfNull(dynamics);
+        ArgumentNullException.ThrowIfNull(stages);
+        string StageOf(long step)
+        {
+            foreach (var s in stages)
+            {
+                if (step <= s.EndStep)
+                {
+                    return string.IsNullOrEmpty(s.Label) ? s.Kind : s.Label;
+                }
+            }
+
+            return stages.Count == 0 ? "trajectory" : (string.IsNullOrEmpty(stages[^1].Label) ? stages[^1].Kind : stages[^1].Label);
+        }
+
+        var rows = new JsonArray();
+        for (int i = 0; i < dynamics.Steps.Count; i++)
+        {
+            rows.Add(new JsonObject
+            {
+                ["step"] = dynamics.Steps[i],
+                ["order"] = i,
+                ["pc1"] = Num(dynamics.Projections[i][0]),
+                ["pc2"] = Num(dynamics.Projections[i][1]),
+                ["stage"] = StageOf(dynamics.Steps[i]),
+            });
+        }
+
+        // Boundaries: the checkpoint nearest (in ln t) to the end of every stage but the last.
+        var marks = new JsonArray();
+        for (int s = 0; s + 1 < stages.Count; s++)
+        {
+            double target = Math.Log(Math.Max(1, stages[s].EndStep));
+            int nearest = Enumerable.Range(0, dynamics.Steps.Count)
+                .MinBy(i => Math.Abs(Math.Log(Math.Max(1, dynamics.Steps[i])) - target));
+            marks.Add(new JsonObject
+            {
+                ["step"] = dynamics.Steps[nearest],
+                ["pc1"] = Num(dynamics.Projections[nearest][0]),
+                ["pc2"] = Num(dynamics.Projections[nearest][1]),
+                ["label"] = string.Create(CultureInfo.InvariantCulture, $"{StageOf(dynamics.Steps[nearest])}|{stages[s + 1].Label} ≈ step {stages[s].EndStep}"),
+            });
+        }
+
+        string Pc(int k) => string.Create(CultureInfo.InvariantCulture,
+            $"PC{k + 1} ({(k < dynamics.ExplainedVarianceRatio.Count ? dynamics.ExplainedVarianceRatio[k] : double.NaN):P1} of variance)");
+        var x = Field("pc1", "quantitative", Pc(0));
+        var y = Field("pc2", "quantitative", Pc(1));
+        x["scale"] = new JsonObject { ["zero"] = false };
+        y["scale"] = new JsonObject { ["zero"] = false };
+        var layers = new JsonArray
+        {
+            Layer(new JsonObject { ["type"] = "line", ["color"] = "#9e9e9e", ["strokeWidth"] = 1.2 }, new JsonObject
+            {
+                ["x"] = x.DeepClone(),
+                ["y"] = y.DeepClone(),
+                ["order"] = new JsonObject { ["field"] = "order", ["type"] = "quantitative" },
+            }),
+            Layer(new JsonObject { ["type"] = "point", ["filled"] = true, ["size"] = 60 }, new JsonObject
+            {
+                ["x"] = x.DeepClone(),
+                ["y"] = y.DeepClone(),
+                ["color"] = With(Field("stage", "nominal", "stage"), "sort", null),
+                ["tooltip"] = Tooltips(("step", "quantitative"), ("stage", "nominal"), ("pc1", "quantitative"), ("pc2", "quantitative")),
+            }),
+        };
+        if (marks.Count > 0)
+        {
+            layers.Add(new JsonObject
+            {
+                ["data"] = new JsonObject { ["values"] = marks },
+                ["layer"] = new JsonArray
+                {
+                    Layer(new JsonObject { ["type"] = "point", ["shape"] = "diamond", ["size"] = 220, ["filled"] = false, ["color"] = "#222", ["strokeWidth"] = 2 }, new JsonObject
+                    {
+                        ["x"] = Field("pc1", "quantitative", null),
+                        ["y"] = Field("pc2", "quantitative", null),
+                        ["tooltip"] = Tooltips(("label", "nominal"), ("step", "quantitative")),
+                    }),
+                    Layer(new JsonObject { ["type"] = "text", ["dx"] = 8, ["dy"] = -8, ["align"] = "left", ["fontSize"] = 11, ["color"] = "#333" }, new JsonObject
+                    {
+                        ["x"] = Field("pc1", "quantitative", null),
+                        ["y"] = Field("pc2", "quantitative", null),
+                        ["text"] = new JsonObject { ["field"] = "label" },
+                    }),
+                },
+            });
+        }
+
+        return Chart("Essential dynamics: model outputs on the probe set, PC1 vs PC2", 320, rows, layers);
     }
 
     /// <summary>The calibration grid twice: coloured by λ̂ and coloured by class, with the values written in the cells.</summary>

@@ -56,6 +56,9 @@ public class Adam<T> : Optimizer<T>
     public bool DecoupledWeightDecay { get; }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<KeyValuePair<string, T[]>> StateBuffers => [new("exp_avg", _m), new("exp_avg_sq", _v)];
+
+    /// <inheritdoc/>
     protected override void Update(Span<T> parameters, ReadOnlySpan<T> gradients, int step)
     {
         double bc1 = 1 - Math.Pow(Beta1, step), bc2 = 1 - Math.Pow(Beta2, step);

@@ -28,6 +28,21 @@ public abstract class Optimizer<T>
     /// <summary>Number of steps taken so far.</summary>
     public int StepCount { get; private set; }
 
+    /// <summary>
+    /// The optimizer's state buffers under torch's names (<c>exp_avg</c>, <c>exp_avg_sq</c>, <c>momentum_buffer</c>), each
+    /// as long as <see cref="ParameterSet"/>'s flat values. These are the live arrays: saving them with
+    /// <see cref="StepCount"/> and writing them back (see <see cref="RestoreStepCount"/>) resumes training bit for bit.
+    /// </summary>
+    public virtual IReadOnlyList<KeyValuePair<string, T[]>> StateBuffers => [];
+
+    /// <summary>Sets the number of steps taken, after the state buffers were restored from a saved run (Adam's bias
+    /// correction and SGD's first-step momentum depend on it).</summary>
+    public void RestoreStepCount(int stepCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        StepCount = stepCount;
+    }
+
     /// <summary>Zeroes the gradients (they accumulate across backward passes).</summary>
     public void ZeroGrad() => ParameterSet.ZeroGradients();
 

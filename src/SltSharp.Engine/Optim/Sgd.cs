@@ -43,6 +43,10 @@ public sealed class Sgd<T> : Optimizer<T>
     public bool Nesterov { get; }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<KeyValuePair<string, T[]>> StateBuffers =>
+        Momentum > 0 ? [new("momentum_buffer", _momentumBuffer)] : [];
+
+    /// <inheritdoc/>
     protected override void Update(Span<T> parameters, ReadOnlySpan<T> gradients, int step)
     {
         T lr = T.CreateTruncating(LearningRate), wd = T.CreateTruncating(WeightDecay);

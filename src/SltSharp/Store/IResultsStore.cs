@@ -66,6 +66,17 @@ public interface IResultsStore : IDisposable
     /// <param name="runId">The run.</param>
     IReadOnlyList<StageRecord> Stages(long runId);
 
+    /// <summary>Stores (or replaces) a named analysis of a run as a JSON document, e.g. <c>essential_dynamics</c>.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="name">The analysis name.</param>
+    /// <param name="contentJson">Its content.</param>
+    void SaveAnalysis(long runId, string name, string contentJson);
+
+    /// <summary>The named analysis of a run, or null when none was stored.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="name">The analysis name.</param>
+    string? Analysis(long runId, string name);
+
     /// <summary>
     /// Returns the job with the spec's key, creating it when absent. Re-running the same command thus finds the job
     /// it started before, finished or not.

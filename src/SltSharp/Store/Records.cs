@@ -66,7 +66,11 @@ public sealed record MetricPoint(long Step, string Name, double Value);
 /// <param name="EndStep">Last step of the stage (a critical point of the smoothed LLC curve).</param>
 /// <param name="Kind">Stage type: <c>A</c> if λ̂ rises over the stage, <c>B</c> if it falls (free text allowed).</param>
 /// <param name="Label">Optional human label, e.g. <c>LS1</c>.</param>
-public sealed record StageRecord(long StartStep, long EndStep, string Kind, string Label);
+/// <param name="DeltaLlc">Change of the smoothed λ̂ over the stage, when measured.</param>
+/// <param name="DeltaLoss">Change of the training loss over the stage, when measured.</param>
+/// <param name="Confidence">Confidence (0..1) of the boundary that ends the stage; null for the last stage.</param>
+public sealed record StageRecord(long StartStep, long EndStep, string Kind, string Label,
+    double? DeltaLlc = null, double? DeltaLoss = null, double? Confidence = null);
 
 /// <summary>
 /// What identifies a sampling job: one checkpoint × one sampler configuration. Two specs with the same

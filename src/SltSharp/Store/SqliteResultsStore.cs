@@ -52,6 +52,7 @@ public sealed class SqliteResultsStore : IResultsStore
     internal static IReadOnlyList<Migration> Migrations { get; } =
     [
         new(1, "runs, checkpoints, metrics, stages, sampling jobs, chains, estimates", SchemaV1),
+        new(2, "stage Δλ̂, Δloss and boundary confidence; per-run analyses (e.g. essential dynamics)", SchemaV2),
     ];
 
     /// <summary>
@@ -291,15 +292,18 @@ public sealed class SqliteResultsStore : IResultsStore
                 using var cmd = Command(
                     tx,
                     """
-                    INSERT INTO stages (run_id, ordinal, start_step, end_step, kind, label)
-                    VALUES ($run, $ordinal, $start, $end, $kind, $label)
+                    INSERT INTO stages (run_id, ordinal, start_step, end_step, kind, label, delta_llc, delta_loss, confidence)
+                    VALUES ($run, $ordinal, $start, $end, $kind, $label, $dllc, $dloss, $confidence)
                     """,
                     ("$run", runId),
                     ("$ordinal", i),
                     ("$start", stages[i].StartStep),
                     ("$end", stages[i].EndStep),
                     ("$kind", stages[i].Kind),
-                    ("$label", stages[i].Label));
+                    ("$label", stages[i].Label),
+                    ("$dllc", OptionalReal(stages[i].DeltaLlc)),
+                    ("$dloss", OptionalReal(stages[i].DeltaLoss)),
+                    ("$confidence", OptionalReal(stages[i].Confidence)));
                 cmd.ExecuteNonQuery();
             }
 
@@ -312,16 +316,47 @@ public sealed class SqliteResultsStore : IResultsStore
     {
         using var cmd = Command(
             null,
-            "SELECT start_step, end_step, kind, label FROM stages WHERE run_id = $run ORDER BY ordinal",
+            "SELECT start_step, end_step, kind, label, delta_llc, delta_loss, confidence FROM stages WHERE run_id = $run ORDER BY ordinal",
             ("$run", runId));
         using var reader = cmd.ExecuteReader();
         var list = new List<StageRecord>();
         while (reader.Read())
         {
-            list.Add(new StageRecord(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3)));
+            list.Add(new StageRecord(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3),
+                OptionalReal(reader, 4), OptionalReal(reader, 5), OptionalReal(reader, 6)));
         }
 
         return list;
+    });
+
+    /// <inheritdoc />
+    public void SaveAnalysis(long runId, string name, string contentJson)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(contentJson);
+        Write(tx =>
+        {
+            RequireRun(runId, tx);
+            using var cmd = Command(
+                tx,
+                """
+                INSERT INTO analyses (run_id, name, content_json, created_at) VALUES ($run, $name, $content, $created)
+                ON CONFLICT (run_id, name) DO UPDATE SET content_json = excluded.content_json, created_at = excluded.created_at
+                """,
+                ("$run", runId),
+                ("$name", name),
+                ("$content", contentJson),
+                ("$created", FormatTime(DateTimeOffset.UtcNow)));
+            cmd.ExecuteNonQuery();
+            return 0;
+        });
+    }
+
+    /// <inheritdoc />
+    public string? Analysis(long runId, string name) => Read(() =>
+    {
+        using var cmd = Command(null, "SELECT content_json FROM analyses WHERE run_id = $run AND name = $name", ("$run", runId), ("$name", name));
+        return cmd.ExecuteScalar() as string;
     });
 
     /// <inheritdoc />
@@ -715,6 +750,22 @@ public sealed class SqliteResultsStore : IResultsStore
         );
         """;
 
+    // Version 2: what stage detection measures per stage, and a keyed JSON document per run for analyses whose shape
+    // is their own (essential dynamics: projections per checkpoint and explained variance). ON CONFLICT upserts are
+    // PostgreSQL syntax too.
+    private const string SchemaV2 = """
+        ALTER TABLE stages ADD COLUMN delta_llc DOUBLE PRECISION NULL;
+        ALTER TABLE stages ADD COLUMN delta_loss DOUBLE PRECISION NULL;
+        ALTER TABLE stages ADD COLUMN confidence DOUBLE PRECISION NULL;
+        CREATE TABLE analyses (
+            run_id        BIGINT NOT NULL REFERENCES runs (id),
+            name          TEXT NOT NULL,
+            content_json  TEXT NOT NULL,
+            created_at    TEXT NOT NULL,
+            PRIMARY KEY (run_id, name)
+        );
+        """;
+
     /// <summary>
     /// Rejects a file that is not a SQLite database by its first 16 bytes, without letting SQLite touch it.
     /// An empty file is accepted: SQLite treats it as a new database.
@@ -940,6 +991,11 @@ public sealed class SqliteResultsStore : IResultsStore
     };
 
     private static object NullableReal(double value) => double.IsNaN(value) ? DBNull.Value : value;
+
+    private static object OptionalReal(double? value) => value is { } v && !double.IsNaN(v) ? v : DBNull.Value;
+
+    private static double? OptionalReal(SqliteDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetDouble(ordinal);
 
     private static double ReadReal(SqliteDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? double.NaN : reader.GetDouble(ordinal);

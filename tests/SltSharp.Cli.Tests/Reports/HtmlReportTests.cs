@@ -39,6 +39,7 @@ public sealed class HtmlReportTests : IDisposable
         Assert.Equal(1, kinds.Values.Count(k => k == "training-curves"));
         Assert.Equal(1, kinds.Values.Count(k => k == "llc-over-training"));
         Assert.Equal(1, kinds.Values.Count(k => k == "calibration"));
+        Assert.Equal(1, kinds.Values.Count(k => k == "essential-dynamics"));
         Assert.Equal(report.Traces.Count, kinds.Values.Count(k => k == "chain-loss"));
         Assert.Equal(report.Traces.Count, kinds.Values.Count(k => k == "running-llc"));
         Assert.Equal(4, report.Traces.Count);
@@ -51,6 +52,17 @@ public sealed class HtmlReportTests : IDisposable
             Assert.True(rows <= 4 * VegaLiteSpecs.DefaultMaxPoints, $"{kinds[id]} has {rows} rows");
             Assert.True(rows > 0, $"{kinds[id]} has no data");
         }
+
+        // Essential dynamics: one row per checkpoint, coloured by the stage it falls in; a marker per interior boundary
+        // at the checkpoint nearest to it in ln t (LS1 ends at 300, a checkpoint; LS3 ends at 20000, between 10000 and 30000).
+        var ed = specs[kinds.First(k => k.Value == "essential-dynamics").Key];
+        var edRows = ed.GetProperty("data").GetProperty("values").EnumerateArray().ToList();
+        Assert.Equal(SyntheticRun.CheckpointSteps.Length, edRows.Count);
+        Assert.Equal(["LS1", "LS1", "LS1", "LS1", "LS2", "LS2", "LS3", "LS4", "LS4"], edRows.Select(r => r.GetProperty("stage").GetString()));
+        var markers = ed.GetProperty("layer")[2].GetProperty("data").GetProperty("values").EnumerateArray().Select(r => r.GetProperty("step").GetInt64()).ToList();
+        Assert.Equal([300L, 3000, 30000], markers);
+        Assert.Contains("PC1 (70.0", ed.GetProperty("layer")[0].GetProperty("encoding").GetProperty("x").GetProperty("title").GetString());
+        Assert.Contains("Boundary confidence", html);
 
         // 3000 draws × 4 chains are shown as 600 buckets per chain.
         var loss = specs[kinds.First(k => k.Value == "chain-loss").Key];

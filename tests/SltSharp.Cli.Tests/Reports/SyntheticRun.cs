@@ -39,7 +39,11 @@ public static class SyntheticRun
         }
 
         store.AppendMetrics(run.Id, metrics);
-        store.SaveStages(run.Id, [new(10, 300, "A", "LS1"), new(300, 3000, "A", "LS2"), new(3000, 20000, "B", "LS3"), new(20000, 100000, "A", "LS4")]);
+        store.SaveStages(run.Id, [new(10, 300, "A", "LS1", 9, -1.5, 0.97), new(300, 3000, "A", "LS2", 5, -0.4, 0.88), new(3000, 20000, "B", "LS3", -4, -0.1, 0.71), new(20000, 100000, "A", "LS4", 12, -0.02)]);
+        // Essential dynamics: a path that turns at each stage boundary (a quarter circle per stage, shrinking).
+        var projections = CheckpointSteps.Select((s, i) => new[] { Math.Cos(0.6 * i) * (10 - i), Math.Sin(0.6 * i) * (10 - i), 0.1 * i }).ToArray();
+        store.SaveAnalysis(run.Id, SltSharp.Development.LlcTrajectory.EssentialDynamicsAnalysis, SltSharp.Development.LlcTrajectory.EssentialDynamicsJson(
+            CheckpointSteps, new SltSharp.Development.EssentialDynamicsResult(projections, [0.7, 0.25, 0.04], [], new double[12]), 4).ToJsonString());
 
         foreach (var step in CheckpointSteps)
         {

@@ -149,6 +149,21 @@ public static class ResultsExporter
             w.WriteNumber("end_step", s.EndStep);
             w.WriteString("kind", s.Kind);
             w.WriteString("label", s.Label);
+            if (s.DeltaLlc is { } dl)
+            {
+                WriteNumber(w, "delta_llc", dl);
+            }
+
+            if (s.DeltaLoss is { } dloss)
+            {
+                WriteNumber(w, "delta_loss", dloss);
+            }
+
+            if (s.Confidence is { } conf)
+            {
+                WriteNumber(w, "confidence", conf);
+            }
+
             w.WriteEndObject();
         }
 

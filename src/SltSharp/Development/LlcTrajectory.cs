@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using SltSharp.Diagnostics;
+using SltSharp.Engine.Checkpoints;
+using SltSharp.Estimators;
+using SltSharp.Store;
+using SltSharp.Training;
+
+namespace SltSharp.Development;
+
+/// <summary>How <see cref="LlcTrajectory.Run"/> measures a training run.</summary>
+public sealed record TrajectoryOptions
+{
+    /// <summary>The one sampler configuration used at every checkpoint (Chains = all chains, Threads = chains at once).</summary>
+    public required LlcOptions Llc { get; init; }
+
+    /// <summary>The sampler's name in the job key, e.g. <c>sgld</c>.</summary>
+    public string SamplerName { get; init; } = "sgld";
+
+    /// <summary>The complete sampler configuration as recorded in the job key (everything the chains depend on).</summary>
+    public required JsonObject SamplerConfig { get; init; }
+
+    /// <summary>Leading principal components kept for essential dynamics.</summary>
+    public int Components { get; init; } = 3;
+
+    /// <summary>Stage detection settings (defaults when null).</summary>
+    public StageDetectionOptions? StageDetection { get; init; }
+}
+
+/// <summary>λ̂ at one checkpoint.</summary>
+/// <param name="Step">Training step.</param>
+/// <param name="LambdaHat">λ̂.</param>
+/// <param name="StandardError">Standard error across chains.</param>
+/// <param name="Verdict">Diagnostics verdict.</param>
+/// <param name="Loss">Training loss at the step (from the run's metrics), when recorded.</param>
+/// <param name="ChainsComputed">Chains sampled now (0 when the estimate was read from the store).</param>
+public sealed record TrajectoryPoint(long Step, double LambdaHat, double StandardError, Verdict Verdict, double? Loss, int ChainsComputed);
+
+/// <summary>What <see cref="LlcTrajectory.Run"/> found.</summary>
+/// <param name="Points">λ̂ per checkpoint, by step.</param>
+/// <param name="Stages">Detected stages as stored (empty when there were too few checkpoints after step 0).</param>
+/// <param name="Detection">The full stage detection (smoothed curve, boundaries), or null.</param>
+/// <param name="Dynamics">Essential dynamics over all checkpoints.</param>
+/// <param name="DynamicsSteps">The step of each row of <see cref="EssentialDynamicsResult.Projections"/>.</param>
+/// <param name="Notes">Things the user should know (e.g. why stages were not detected).</param>
+public sealed record TrajectoryResult(
+    IReadOnlyList<TrajectoryPoint> Points,
+    IReadOnlyList<StageRecord> Stages,
+    StageDetectionResult? Detection,
+    EssentialDynamicsResult Dynamics,
+    IReadOnlyList<long> DynamicsSteps,
+    IReadOnlyList<string> Notes);
+
+/// <summary>
+/// The developmental analysis of a recorded training run (Hoogland et al., arXiv 2402.02364): λ̂ at every checkpoint with
+/// one sampler configuration (resumable: each checkpoint is one store-keyed <see cref="LlcJob"/>, so estimates already
+/// stored are read back, not resampled), stages from the smoothed λ̂ against ln t, and essential dynamics of the outputs
+/// on the task's probe set. Stages and essential dynamics are written to the store with the run.
+/// </summary>
+public static class LlcTrajectory
+{
+    /// <summary>The store analysis name of the essential dynamics.</summary>
+    public const string EssentialDynamicsAnalysis = "essential_dynamics";
+
+    /// <summary>Fewer checkpoints after step 0 than this and stages are not detected: a Gaussian process with its own
+    /// length scale needs a few points per feature to say anything.</summary>
+    public const int MinimumCheckpointsForStages = 5;
+
+    /// <summary>Measures (or resumes measuring) the run.</summary>
+    /// <param name="store">The store holding the training run.</param>
+    /// <param name="runId">A run recorded by <see cref="TrainingRecorder"/>.</param>
+    /// <param name="options">The sampler configuration and analysis settings.</param>
+    /// <param name="onPoint">Called after each checkpoint with (index, count, point); may be null.</param>
+    /// <param name="cancellationToken">Checked between checkpoints; finished estimates stay stored.</param>
+    /// <exception cref="ArgumentException">The run is not a training run or has fewer than two checkpoints.</exception>
+    /// <exception cref="InvalidDataException">A checkpoint file is missing or changed since training.</exception>
+    public static TrajectoryResult Run(IResultsStore store, long runId, TrajectoryOptions options,
+        Action<int, int, TrajectoryPoint>? onPoint = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        var run = store.GetRun(runId);
+        var (taskConfig, _, _) = TrainingRecorder.ReadConfig(run);
+        var task = TrainingTasks.Create(taskConfig);
+        var checkpoints = store.Checkpoints(runId);
+        if (checkpoints.Count < 2)
+        {
+            throw new ArgumentException($"Run {runId} has {checkpoints.Count} checkpoint(s); a trajectory needs at least two. Finish training first (re-run the same 'slt train' command to resume it).", nameof(runId));
+        }
+        var losses = store.Metrics(runId).Where(m => m.Name == TrainingRecorder.LossMetric)
+            .GroupBy(m => m.Step).ToDictionary(g => g.Key, g => g.Last().Value);
+
+        var loss = task.CreateSamplingLoss();
+        var model = task.CreateModel();
+        model.Build(1, new Engine.Random.Rng(0));
+        var points = new List<TrajectoryPoint>();
+        var outputs = new List<double[]>();
+        var notes = new List<string>();
+        for (int i = 0; i < checkpoints.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var c = checkpoints[i];
+            string path = TrainingRecorder.ResolvePath(store, c);
+            if (!File.Exists(path))
+            {
+                throw new InvalidDataException($"The checkpoint of step {c.Step} is missing: '{path}'. Restore the run folder next to the store, or re-run 'slt train' with the same options to rewrite it.");
+            }
+            if (TrainingRecorder.Sha256(path) != c.Sha256)
+            {
+                throw new InvalidDataException($"The checkpoint '{path}' (step {c.Step}) changed since training (its SHA-256 differs from the store's); its estimates would not describe the recorded run. Re-train into a new run.");
+            }
+            Checkpoint.Load(path, model.Parameters);
+            var w = new double[model.Parameters.CountPerChain];
+            model.Parameters.CopyChainTo(0, w);
+            outputs.Add(task.ProbeOutputs(w));
+            double? stepLoss = losses.TryGetValue(c.Step, out double l) ? l : null;
+            TrajectoryPoint point;
+            try
+            {
+                var job = LlcJob.Run(store, c.Id, options.SamplerName, options.SamplerConfig, loss, w, options.Llc, options.Llc.Progress);
+                point = new TrajectoryPoint(c.Step, job.Result.Mean, job.Result.StandardError, job.Result.Verdict, stepLoss, job.ChainsComputed);
+            }
+            catch (Sampling.SamplingDivergedException e)
+            {
+                // One bad checkpoint must not cost the whole trajectory: it has no λ̂ and is left out of stage detection.
+                notes.Add($"Step {c.Step}: {e.Message}");
+                point = new TrajectoryPoint(c.Step, double.NaN, double.NaN, Verdict.Fail, stepLoss, 0);
+            }
+            points.Add(point);
+            onPoint?.Invoke(i, checkpoints.Count, point);
+        }
+
+        var (stages, detection) = DetectStages(points, options.StageDetection, notes);
+        store.SaveStages(runId, stages);
+
+        int components = Math.Min(options.Components, Math.Min(outputs.Count, outputs[0].Length));
+        var dynamics = EssentialDynamics.Fit([.. outputs], components);
+        long[] steps = [.. checkpoints.Select(c => c.Step)];
+        store.SaveAnalysis(runId, EssentialDynamicsAnalysis, EssentialDynamicsJson(steps, dynamics, task.ProbeCount).ToJsonString());
+        return new TrajectoryResult(points, stages, detection, dynamics, steps, notes);
+    }
+
+    /// <summary>Stage detection on λ̂ against ln t over the checkpoints after step 0 (ln 0 is undefined).</summary>
+    private static (List<StageRecord> Stages, StageDetectionResult? Detection) DetectStages(
+        List<TrajectoryPoint> points, StageDetectionOptions? options, List<string> notes)
+    {
+        var usable = points.Where(p => p.Step > 0 && double.IsFinite(p.LambdaHat)).ToList();
+        if (usable.Count < MinimumCheckpointsForStages)
+        {
+            notes.Add($"Stages not detected: {usable.Count} checkpoints after step 0 with a finite λ̂, at least {MinimumCheckpointsForStages} are needed (use more checkpoints, e.g. --checkpoints log:20).");
+            return ([], null);
+        }
+        // The standard errors are the GP's noise: a zero or NaN (one chain, or identical chains) would make the smoother
+        // interpolate exactly; floor them at a small fraction of the curve's spread.
+        double spread = usable.Max(p => p.LambdaHat) - usable.Min(p => p.LambdaHat);
+        double floor = Math.Max(1e-6, 1e-3 * spread);
+        double[] se = [.. usable.Select(p => double.IsFinite(p.StandardError) ? Math.Max(p.StandardError, floor) : Math.Max(floor, 0.05 * spread))];
+        if (usable.Any(p => !double.IsFinite(p.StandardError)))
+        {
+            notes.Add("Some λ̂ have no standard error (one surviving chain); 5% of the curve's range was used as their noise. Use more chains.");
+        }
+        double[] lossValues = usable.All(p => p.Loss is not null) ? [.. usable.Select(p => p.Loss!.Value)] : [];
+        var detection = StageDetection.Detect(
+            [.. usable.Select(p => (double)p.Step)], [.. usable.Select(p => p.LambdaHat)], se, lossValues, options);
+        var stages = new List<StageRecord>();
+        for (int s = 0; s < detection.Stages.Count; s++)
+        {
+            var st = detection.Stages[s];
+            double? confidence = s < detection.Boundaries.Count ? detection.Boundaries[s].Confidence : null;
+            stages.Add(new StageRecord((long)Math.Round(st.StartStep), (long)Math.Round(st.EndStep), st.Type.ToString(),
+                string.Create(CultureInfo.InvariantCulture, $"S{s + 1}"), st.DeltaLlc, st.DeltaLoss, confidence));
+        }
+        return (stages, detection);
+    }
+
+    /// <summary>The stored form of essential dynamics.</summary>
+    public static JsonObject EssentialDynamicsJson(IReadOnlyList<long> steps, EssentialDynamicsResult dynamics, int probeCount)
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        ArgumentNullException.ThrowIfNull(dynamics);
+        return new JsonObject
+        {
+            ["steps"] = new JsonArray([.. steps.Select(s => (JsonNode?)s)]),
+            ["projections"] = new JsonArray([.. dynamics.Projections.Select(row => (JsonNode?)new JsonArray([.. row.Select(v => (JsonNode?)v)]))]),
+            ["explained_variance_ratio"] = new JsonArray([.. dynamics.ExplainedVarianceRatio.Select(v => (JsonNode?)v)]),
+            ["probe_count"] = probeCount,
+            ["output_length"] = dynamics.Mean.Length,
+        };
+    }
+
+    /// <summary>Reads the stored form back as (steps, projections, explained variance ratios).</summary>
+    public static (long[] Steps, double[][] Projections, double[] ExplainedVarianceRatio) ReadEssentialDynamics(string json)
+    {
+        var o = JsonNode.Parse(json)!.AsObject();
+        long[] steps = [.. o["steps"]!.AsArray().Select(s => (long)s!)];
+        double[][] projections = [.. o["projections"]!.AsArray().Select(r => r!.AsArray().Select(v => (double)v!).ToArray())];
+        double[] ratios = [.. o["explained_variance_ratio"]!.AsArray().Select(v => (double)v!)];
+        return (steps, projections, ratios);
+    }
+}

@@ -50,8 +50,11 @@ public sealed record MultiTemperatureFitResult
     /// <summary>λ − (m−1)/(ln t + c) with m−1 free (real).</summary>
     public required CorrectionFit FreeLog { get; init; }
 
-    /// <summary>λ − (m−1)/(ln t + c) with m the best-fitting integer (m = 1 is the constant model λ).</summary>
+    /// <summary>λ − (m−1)/(ln t + c) with m ≥ 2 the chosen integer, without the nuisance term.</summary>
     public required CorrectionFit Log { get; init; }
+
+    /// <summary>λ − (m−1)/(ln t + c) − a·t^(−δ) with the same integer m and a faster nuisance term (δ bounded below).</summary>
+    public required CorrectionFit LogWithPower { get; init; }
 
     /// <summary>λ − a·t^(−δ), a second exponent λ + δ close to λ.</summary>
     public required CorrectionFit Power { get; init; }
@@ -62,7 +65,8 @@ public sealed record MultiTemperatureFitResult
     /// <summary>Its standard error.</summary>
     public double MultiplicityRealStandardError => FreeLog.AmplitudeStandardError;
 
-    /// <summary>The best integer multiplicity (the one of <see cref="Log"/>); null when the log model is not supported.</summary>
+    /// <summary>The integer multiplicity (the one of <see cref="Log"/>) when a multiplicity is decided or still possible
+    /// (<see cref="TemperatureCorrection.Ambiguous"/>, <see cref="TemperatureCorrection.NeitherFits"/>); null otherwise.</summary>
     public int? Multiplicity { get; init; }
 
     /// <summary>Which correction the data support.</summary>
@@ -71,10 +75,10 @@ public sealed record MultiTemperatureFitResult
     /// <summary>True when the power-law correction (a close second exponent) is among the supported models.</summary>
     public bool PowerLawSupported { get; init; }
 
-    /// <summary>True when the integer-multiplicity log model is among the supported models.</summary>
+    /// <summary>True when a multiplicity m ≥ 2 is decided or among the supported models.</summary>
     public bool LogSupported { get; init; }
 
-    /// <summary>The best-supported value of λ (from the model with the lowest information criterion).</summary>
+    /// <summary>The best-supported value of λ (from the decided model, or the lower-AIC one when ambiguous).</summary>
     public double Lambda { get; init; }
 
     /// <summary>Its standard error within that model.</summary>
@@ -101,12 +105,23 @@ public sealed record MultiTemperatureFitResult
 /// keeps ln t + c &gt; 0 and reaches c → ∞ (where the correction degenerates into a constant absorbed by λ); δ is gridded
 /// in ln δ over [10⁻³, 3]. Standard errors come from the Gauss–Newton covariance (JᵀWJ)⁻¹ at the optimum, scaled by
 /// √(χ²/dof) when that is above 1 (the fit is worse than the SEs claim, so they are too small).</para>
-/// <para>Decision. The integer multiplicity is the m ∈ {1..5} with the lowest χ² of the log model with m fixed. A model is
-/// <i>supported</i> when its fit probability is at least <see cref="MinimumFitProbability"/> and its AIC is within
-/// <see cref="AicMargin"/> of the best one (Burnham–Anderson: beyond ~4 a model has considerably less support). Exactly
-/// one supported model is reported as the correction; two give <see cref="TemperatureCorrection.Ambiguous"/>, with the
-/// interval spanning both (and the free-m fit's λ when a multiplicity is kept). When neither fits, both are kept, their SEs are inflated by √(χ²/dof) and the interval spans
-/// both.</para>
+/// <para>Decision: two families of models compete. m = 1: the constant λ and the power law λ − a·t^(−δ). m ≥ 2: for each integer
+/// m, λ − (m−1)/(ln t + c), alone or plus a faster nuisance term a·t^(−δ) (δ ≥ 3/(ln t_max − ln t_min)) for the next
+/// order of the expansion, which for powers (k,k) is t^(−2λ) and at high precision otherwise pushes the data off the
+/// pure log form. Within a family only models whose fit probability is at least <see cref="MinimumFitProbability"/>
+/// count, ranked by AIC; m is the smallest integer within <see cref="MultiplicityMargin"/> of the best m. The families are
+/// compared by ΔAIC = AIC(best m = 1) − AIC(best m ≥ 2): beyond ±<see cref="AicMargin"/> (Burnham–Anderson: "considerably
+/// less support", a likelihood ratio of e² ≈ 7.4 after the parameter penalty) the better family is reported
+/// (<see cref="TemperatureCorrection.Multiplicity"/>, or <see cref="TemperatureCorrection.CloseExponent"/> /
+/// <see cref="TemperatureCorrection.None"/>); within it the answer is <see cref="TemperatureCorrection.Ambiguous"/> (or
+/// None when the constant is the best model) and the interval spans both families' λ ± 2 SE.</para>
+/// <para>Why the decision can be ambiguous. Over a finite range of u = ln t, 1/(u + c) and e^(−δu) with small δ are
+/// nearly the same curve: the log is a power law whose local exponent 1/(u + c) slowly falls. On exact values at 1%
+/// precision over t = 10²…10⁸ the power law fits powers (3,3) better than the log (χ² 0.01 vs 2.6) and the log fits
+/// (2,3) better than the power law, so no rule can tell them apart there. At 0.2% over 10²…10¹² the evidence is
+/// ΔAIC = 61, 30, 6 for (1,1), (2,2), (3,3) (multiplicity, m = 2, λ within 0.2%), −22 and −60 for (1,2), (1,3)
+/// (close exponent) and +1 for (2,3), whose δ = 1/12 is too small to separate from a log there (ambiguous, interval
+/// holds λ).</para>
 /// </remarks>
 public static class MultiTemperatureFit
 {
@@ -117,7 +132,8 @@ public static class MultiTemperatureFit
     public const double AicMargin = 4.0;
 
     private const int MaxMultiplicity = 5;
-    private const double MultiplicityMargin = 2.0;
+    /// <summary>A larger integer m must beat the smallest adequate one by more than this AIC difference to be chosen.</summary>
+    public const double MultiplicityMargin = 2.0;
     private const int GridPoints = 400;
 
     /// <summary>Fits both corrections and decides between them.</summary>
@@ -160,73 +176,102 @@ public static class MultiTemperatureFit
         }
 
         var freeLog = FitLog(lnT, y, se, fixedAmplitude: null);
-        var candidates = Enumerable.Range(1, MaxMultiplicity).Select(m => FitLog(lnT, y, se, fixedAmplitude: m - 1)).ToArray();
-        double bestChi = candidates.Min(f => f.ChiSquare);
-        // The smallest m whose fit is within MultiplicityMargin of the best: a larger m with a larger c mimics a
-        // smaller one over a finite range of t, so the extra multiplicity must earn its place.
-        int multiplicity = 1 + Array.FindIndex(candidates, f => f.ChiSquare <= bestChi + MultiplicityMargin);
-        CorrectionFit log = candidates[multiplicity - 1];
+        var plainLogs = Enumerable.Range(1, MaxMultiplicity).Select(m => FitLog(lnT, y, se, fixedAmplitude: m - 1)).ToArray();
+        // Index m−2: the log model with m ≥ 2 plus the faster power term it leaves out.
+        var logsWithPower = Enumerable.Range(2, MaxMultiplicity - 1).Select(m => FitLogPower(lnT, y, se, m)).ToArray();
         var power = FitPower(t, lnT, y, se);
-        return Decide(freeLog, log, multiplicity, power);
+        return Decide(freeLog, plainLogs, logsWithPower, power);
     }
 
-    private static MultiTemperatureFitResult Decide(CorrectionFit freeLog, CorrectionFit log, int multiplicity, CorrectionFit power)
+    private static bool Fits(CorrectionFit f) => f.FitProbability >= MinimumFitProbability;
+
+    private static MultiTemperatureFitResult Decide(CorrectionFit freeLog, CorrectionFit[] plainLogs, CorrectionFit[] logsWithPower, CorrectionFit power)
     {
-        double bestAic = Math.Min(log.Aic, power.Aic);
-        bool logFits = log.FitProbability >= MinimumFitProbability;
-        bool powerFits = power.FitProbability >= MinimumFitProbability;
-        bool logSupported = logFits && log.Aic - bestAic <= AicMargin;
-        bool powerSupported = powerFits && power.Aic - bestAic <= AicMargin;
-        // A power law with a negligible amplitude (or the m = 1 constant) says "no correction"; it is no evidence
-        // of a close exponent.
+        // The best model of each m ≥ 2 (plain log or log plus the faster power term, by AIC among those that fit), then
+        // the smallest m within MultiplicityMargin of the best of them: a larger m with a larger c mimics a smaller one
+        // over a finite range of t, so the extra multiplicity must earn its place.
+        var perM = new CorrectionFit?[MaxMultiplicity + 1];
+        for (int m = 2; m <= MaxMultiplicity; m++)
+        {
+            perM[m] = new[] { plainLogs[m - 1], logsWithPower[m - 2] }.Where(Fits).OrderBy(f => f.Aic).FirstOrDefault();
+        }
+        double bestMultiAic = perM.Where(f => f is not null).Select(f => f!.Aic).DefaultIfEmpty(double.PositiveInfinity).Min();
+        int multiplicity = 2;
+        for (int m = 2; m <= MaxMultiplicity; m++)
+        {
+            if (perM[m] is { } f && f.Aic <= bestMultiAic + MultiplicityMargin)
+            {
+                multiplicity = m;
+                break;
+            }
+        }
+        CorrectionFit? multi = perM[multiplicity];
+        // Every model of the chosen m that fits and is within AicMargin of the best: the reported interval spans them all,
+        // because one model's SE ignores the error of its own form (the plain log's neglected t^(−2λ) terms).
+        var multiSupported = new[] { plainLogs[multiplicity - 1], logsWithPower[multiplicity - 2] }
+            .Where(f => Fits(f) && f.Aic <= bestMultiAic + AicMargin).ToList();
+        // Best plain log (for the record and for the "would have said" message): the same m.
+        CorrectionFit log = plainLogs[multiplicity - 1];
+
+        // m = 1: the constant, or a power law (a close second exponent).
+        CorrectionFit constant = plainLogs[0];
         bool powerTrivial = Math.Abs(power.Amplitude) <= 2 * power.AmplitudeStandardError || !double.IsFinite(power.AmplitudeStandardError);
-        var best = log.Aic <= power.Aic ? log : power;
+        CorrectionFit? single = new[] { constant, power }.Where(Fits).OrderBy(f => f.Aic).FirstOrDefault();
 
         TemperatureCorrection correction;
         string message;
         List<CorrectionFit> kept;
-        if (!logFits && !powerFits)
+        int? reportedMultiplicity = null;
+        CorrectionFit best;
+        if (multi is null && single is null)
         {
             correction = TemperatureCorrection.NeitherFits;
-            kept = [log, power];
-            message = $"Neither λ − (m−1)/(ln t + c) (χ² = {log.ChiSquare:G3}, dof {log.DegreesOfFreedom}) nor λ − a·t^(−δ) (χ² = {power.ChiSquare:G3}, dof {power.DegreesOfFreedom}) fits within the standard errors: the estimates may be biased (check each temperature's diagnostics) or the range of t is too wide for either form; the interval spans both fits with inflated errors.";
+            var bestLog = new[] { plainLogs[multiplicity - 1], logsWithPower[multiplicity - 2] }.OrderBy(f => f.Aic).First();
+            kept = [bestLog, power];
+            best = bestLog.Aic <= power.Aic ? bestLog : power;
+            reportedMultiplicity = multiplicity;
+            message = $"Neither λ − (m−1)/(ln t + c) (with or without a faster t^(−δ) term; best χ² = {bestLog.ChiSquare:G3}, dof {bestLog.DegreesOfFreedom}) nor λ − a·t^(−δ) (χ² = {power.ChiSquare:G3}, dof {power.DegreesOfFreedom}) fits within the standard errors: the estimates may be biased (check each temperature's diagnostics) or the range of t is too wide for either form; the interval spans both fits with inflated errors.";
         }
-        else if (logSupported && powerSupported)
+        else
         {
-            kept = [log, power];
-            if (multiplicity == 1 && powerTrivial)
+            double evidence = (single?.Aic ?? double.PositiveInfinity) - (multi?.Aic ?? double.PositiveInfinity);
+            if (evidence > AicMargin)
             {
-                kept = [log];
+                correction = TemperatureCorrection.Multiplicity;
+                best = multi!;
+                kept = multiSupported;
+                reportedMultiplicity = multiplicity;
+                message = $"The gap closes like (m−1)/(ln t + c) with m = {multiplicity} ({multi!.Name}; fitted real m = {1 + freeLog.Amplitude:G3} ± {freeLog.AmplitudeStandardError:G2}); the best model without a multiplicity {(single is null ? "does not fit" : $"({single.Name}) has less support (ΔAIC = {evidence:G3} > {AicMargin})")}.";
+            }
+            else if (evidence < -AicMargin)
+            {
+                best = single!;
+                kept = [single!];
+                bool close = ReferenceEquals(single, power) && !powerTrivial;
+                correction = close ? TemperatureCorrection.CloseExponent : TemperatureCorrection.None;
+                message = close
+                    ? $"The gap closes like a power t^(−δ) with δ = {power.Shape:G3}: a second exponent λ + δ is close, not a multiplicity. A multiplicity m = {multiplicity} would say λ = {(multi ?? log).Lambda:G4}, which has less support ({(multi is null ? "no multiplicity model fits" : $"ΔAIC = {-evidence:G3} > {AicMargin}")}); the reported interval is the power fit's λ ± 2 SE."
+                    : "The estimates do not drift with t beyond their errors: no multiplicity and no close exponent is visible, λ is their common value.";
+            }
+            else if (single is not null && (ReferenceEquals(single, constant) || powerTrivial) && (multi is null || constant.Aic <= multi.Aic))
+            {
+                best = constant;
+                kept = [constant];
                 correction = TemperatureCorrection.None;
                 message = "The estimates do not drift with t beyond their errors: no multiplicity and no close exponent is visible, λ is their common value.";
             }
             else
             {
                 correction = TemperatureCorrection.Ambiguous;
-                message = $"Both a multiplicity m = {multiplicity} (λ = {log.Lambda:G4}) and a close second exponent (δ = {power.Shape:G3}, λ = {power.Lambda:G4}) fit the residuals (ΔAIC = {log.Aic - power.Aic:G3}); they cannot be told apart at this precision and range of t, so λ is reported as the interval spanned by both.";
+                reportedMultiplicity = multiplicity;
+                best = multi is not null && (single is null || multi.Aic <= single.Aic) ? multi : single!;
+                kept = [.. multiSupported];
+                if (single is not null)
+                {
+                    kept.Add(single);
+                }
+                message = $"Both a multiplicity m = {multiplicity} (λ = {multi?.Lambda:G4}) and a close second exponent (δ = {power.Shape:G3}, λ = {power.Lambda:G4}) fit the residuals (ΔAIC = {evidence:G3}, within ±{AicMargin}); they cannot be told apart at this precision and range of t, so λ is reported as the interval spanned by both. More decades of t or smaller standard errors separate them: a logarithm keeps slowing down where a power law does not.";
             }
-        }
-        else if (logSupported)
-        {
-            kept = [log];
-            correction = multiplicity >= 2 ? TemperatureCorrection.Multiplicity : TemperatureCorrection.None;
-            message = multiplicity >= 2
-                ? $"The gap closes like (m−1)/(ln t + c) with m = {multiplicity} (fitted m = {1 + freeLog.Amplitude:G3} ± {freeLog.AmplitudeStandardError:G2}); a power law t^(−δ) fits worse (ΔAIC = {power.Aic - log.Aic:G3})."
-                : "The estimates do not drift with t beyond their errors: λ is their common value.";
-        }
-        else
-        {
-            kept = [powerTrivial && logFits ? log : power];
-            correction = powerTrivial ? TemperatureCorrection.None : TemperatureCorrection.CloseExponent;
-            message = powerTrivial
-                ? "The estimates do not drift with t beyond their errors: λ is their common value."
-                : $"The gap closes like a power t^(−δ) with δ = {power.Shape:G3}: a second exponent λ + δ is close, not a multiplicity. The log fit would say λ = {log.Lambda:G4} (m = {multiplicity}), which is rejected (ΔAIC = {log.Aic - power.Aic:G3}); the reported interval is the power fit's λ ± 2 SE.";
-        }
-        // The integer-m fit's SE ignores the faster terms the form leaves out (t^(−1/3) for powers (3,3) pulls the real
-        // m up); the free-m fit of the same family is as much a candidate, so its λ point joins the interval.
-        if (kept.Contains(log) && multiplicity >= 2)
-        {
-            kept.Add(freeLog with { LambdaStandardError = 0 });
         }
         // An unidentifiable SE (NaN) makes the interval unbounded rather than silently narrow.
         static double Half(CorrectionFit f) => double.IsFinite(f.LambdaStandardError) ? 2 * f.LambdaStandardError : double.PositiveInfinity;
@@ -240,17 +285,78 @@ public static class MultiTemperatureFit
         {
             FreeLog = freeLog,
             Log = log,
+            LogWithPower = logsWithPower[multiplicity - 2],
             Power = power,
-            Multiplicity = logSupported || correction == TemperatureCorrection.NeitherFits ? multiplicity : null,
+            Multiplicity = reportedMultiplicity,
             Correction = correction,
-            PowerLawSupported = powerSupported && !powerTrivial,
-            LogSupported = logSupported,
+            PowerLawSupported = correction is TemperatureCorrection.CloseExponent or TemperatureCorrection.Ambiguous && !powerTrivial && Fits(power),
+            LogSupported = correction is TemperatureCorrection.Multiplicity or TemperatureCorrection.Ambiguous && multi is not null,
             Lambda = best.Lambda,
             LambdaStandardError = best.LambdaStandardError,
             IntervalLow = low,
             IntervalHigh = high,
             Message = message,
         };
+    }
+
+    // y = λ − (m−1)/(ln t + c) − a·t^(−δ): the log model plus the next, faster term of the expansion (for powers (k,k)
+    // the prior's next even moment gives t^(−2λ)·(log terms)). δ ≥ 3/(ln t_max − ln t_min): the nuisance term must
+    // decay by at least e³ over the sampled range, so it corrects the curvature the log form misses and cannot act as a
+    // second slow correction (the power model's role), which would make the two families unidentifiable.
+    private static CorrectionFit FitLogPower(double[] lnT, double[] y, double[] se, int multiplicity)
+    {
+        double b = multiplicity - 1;
+        double lnMin = lnT.Min(), lnMax = lnT.Max();
+        double sMin = 1.0 / (lnMax + lnMax - lnMin);
+        double deltaMin = Math.Min(3.0 / (lnMax - lnMin), 1.0);
+        Func<int, double> PowerBasis(double delta) => i => -Math.Exp(-delta * lnT[i]);
+        double Chi(double s, double delta)
+        {
+            double c = (1.0 / s) - lnMin;
+            var shifted = new double[y.Length];
+            for (int i = 0; i < y.Length; i++)
+            {
+                shifted[i] = y[i] + (b / (lnT[i] + c));
+            }
+            return Linear(lnT, shifted, se, PowerBasis(delta)).Chi;
+        }
+        // Coarse grid in (ln s, ln δ), then a finer grid around the best cell.
+        double us0 = Math.Log(sMin), us1 = Math.Log(4.0), ud0 = Math.Log(deltaMin), ud1 = Math.Log(3.0);
+        double bestUs = us0, bestUd = ud0, bestChi = double.PositiveInfinity;
+        for (int pass = 0; pass < 3; pass++)
+        {
+            const int n = 40;
+            double hs = (us1 - us0) / (n - 1), hd = (ud1 - ud0) / (n - 1);
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    double us = us0 + (i * hs), ud = ud0 + (j * hd);
+                    double chi = Chi(Math.Exp(us), Math.Exp(ud));
+                    if (chi < bestChi)
+                    {
+                        (bestChi, bestUs, bestUd) = (chi, us, ud);
+                    }
+                }
+            }
+            (us0, us1) = (Math.Max(Math.Log(sMin), bestUs - (2 * hs)), Math.Min(Math.Log(4.0), bestUs + (2 * hs)));
+            (ud0, ud1) = (Math.Max(Math.Log(deltaMin), bestUd - (2 * hd)), Math.Min(Math.Log(3.0), bestUd + (2 * hd)));
+        }
+        double cBest = (1.0 / Math.Exp(bestUs)) - lnMin, deltaBest = Math.Exp(bestUd);
+        var shiftedBest = new double[y.Length];
+        for (int i = 0; i < y.Length; i++)
+        {
+            shiftedBest[i] = y[i] + (b / (lnT[i] + cBest));
+        }
+        var (lambda, a, chiSquare) = Linear(lnT, shiftedBest, se, PowerBasis(deltaBest));
+        double[] Row(int i)
+        {
+            double e = Math.Exp(-deltaBest * lnT[i]), g = lnT[i] + cBest;
+            return [1.0, b / (g * g), -e, a * lnT[i] * e];
+        }
+        var errors = StandardErrors(y.Length, se, Row, chiSquare, 4);
+        return new CorrectionFit($"λ − {b}/(ln t + c) − a·t^(−δ)", lambda, errors[0], b, 0.0, cBest, errors[1], chiSquare, 4, y.Length - 4,
+            Residuals(y, i => lambda - (b / (lnT[i] + cBest)) - (a * Math.Exp(-deltaBest * lnT[i]))));
     }
 
     // y = λ − b/(ln t + c); b free when fixedAmplitude is null. c = 1/s − ln t_min with s ∈ (0, 4].

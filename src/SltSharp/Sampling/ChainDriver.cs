@@ -144,6 +144,8 @@ public static class ChainDriver
         }
 
         double nBeta = sampler.Posterior.NBeta;
+        var probe = AcceptanceProbe<T>.Create(sampler, loss, anchor, state.Mask, start, chains, m, fullBatch, options);
+        var probed = probe is null ? null : new double[chains];
         long totalSteps = (long)options.Burnin + ((long)options.Draws * options.Thinning);
         int active = chains;
         long stepsTaken = 0;
@@ -184,6 +186,11 @@ public static class ChainDriver
 
             sampler.Step(state, loss, batch, info);
             stepsTaken += active;
+            bool probeNow = probe is not null && isDraw && draw % probe.ProbeEvery == 0;
+            if (probeNow)
+            {
+                probe!.Measure(state, probed!);
+            }
 
             for (int i = 0; i < chains; i++)
             {
@@ -209,7 +216,8 @@ public static class ChainDriver
                 if (isDraw)
                 {
                     result.Losses[chain][draw] = inf.Loss;
-                    result.Acceptances[chain][draw] = inf.Acceptance;
+                    // Minibatch SGLD: the fixed-batch probe replaces the per-step estimate (NaN at unprobed draws).
+                    result.Acceptances[chain][draw] = probe is null ? inf.Acceptance : probeNow ? probed![i] : double.NaN;
                     result.Distances[chain][draw] = inf.Distance;
                     result.GradientNorms[chain][draw] = inf.GradientNorm;
                     result.DrawsCompleted[chain] = draw + 1;

@@ -20,10 +20,15 @@ public class MultiTemperatureTests(ITestOutputHelper output)
 
     private static readonly double[] ExactTemperatures = Enumerable.Range(0, 13).Select(k => Math.Pow(10, 2 + (0.5 * k))).ToArray();
 
-    private MultiTemperatureFitResult FitExact(int[] powers)
+    // t = 10²…10¹², every half decade.
+    private static readonly double[] WideTemperatures = Enumerable.Range(0, 21).Select(k => Math.Pow(10, 2 + (0.5 * k))).ToArray();
+
+    private MultiTemperatureFitResult FitExact(int[] powers) => FitExact(powers, ExactTemperatures, RelativePrecision);
+
+    private MultiTemperatureFitResult FitExact(int[] powers, double[] temperatures, double relativePrecision)
     {
-        var y = ExactTemperatures.Select(t => NormalCrossingExact.PotentialLlc(powers, t, 1.0)).ToArray();
-        var fit = MultiTemperatureFit.Fit(ExactTemperatures, y, y.Select(v => RelativePrecision * v).ToArray());
+        var y = temperatures.Select(t => NormalCrossingExact.PotentialLlc(powers, t, 1.0)).ToArray();
+        var fit = MultiTemperatureFit.Fit(temperatures, y, y.Select(v => relativePrecision * v).ToArray());
         output.WriteLine($"({string.Join(",", powers)}): {fit.Correction}, λ = {fit.Lambda:G4} in [{fit.IntervalLow:G4}, {fit.IntervalHigh:G4}], log λ = {fit.Log.Lambda:G4} m = {fit.Multiplicity} (real {fit.MultiplicityReal:G3}), power λ = {fit.Power.Lambda:G4} δ = {fit.Power.Shape:G3}; AIC log {fit.Log.Aic:G3} power {fit.Power.Aic:G3}. {fit.Message}");
         return fit;
     }
@@ -43,6 +48,7 @@ public class MultiTemperatureTests(ITestOutputHelper output)
         Assert.InRange(fit.Log.Lambda, truth.Lambda * 0.98, truth.Lambda * 1.02); // the issue's 2% on exact values
         Assert.True(fit.LogSupported, fit.Message);
         Assert.InRange(truth.Lambda, fit.IntervalLow, fit.IntervalHigh);
+        // At this precision the decision is (honestly) Ambiguous: a power law with δ ≈ 0.1 fits as well.
         Assert.NotEqual(TemperatureCorrection.CloseExponent, fit.Correction);
     }
 
@@ -60,6 +66,52 @@ public class MultiTemperatureTests(ITestOutputHelper output)
         Assert.InRange(truth.Lambda, fit.IntervalLow, fit.IntervalHigh);
         // The log fit alone is off by 15–25% here (slt-reference §1b): the reason the decision exists.
         Assert.True(Math.Abs((fit.Log.Lambda / truth.Lambda) - 1) > 0.10, $"log λ {fit.Log.Lambda}");
+    }
+
+    // At 1% over six decades the log and a slow power law are the same curve for (k,k) (see MultiTemperatureFit's
+    // remarks); at 0.2% over ten decades the evidence is decisive, so the decision must be Multiplicity with m = 2 and
+    // λ within the issue's 2% (measured: within 0.2%). 0.2% is the precision of the exact values' stand-in SE, not of
+    // the quadrature (which is exact to ~1e-12).
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 2)]
+    [InlineData(3, 3)]
+    public void MultiplicityIsDecidedWithEnoughPrecisionAndRange(int p1, int p2)
+    {
+        int[] powers = [p1, p2];
+        var truth = LearningCoefficients.NormalCrossing(powers);
+        var fit = FitExact(powers, WideTemperatures, 0.002);
+        Assert.Equal(TemperatureCorrection.Multiplicity, fit.Correction);
+        Assert.Equal(2, fit.Multiplicity);
+        Assert.InRange(fit.Lambda, truth.Lambda * 0.98, truth.Lambda * 1.02);
+        Assert.InRange(truth.Lambda, fit.IntervalLow, fit.IntervalHigh);
+    }
+
+    // The same precision and range for a close second exponent: (1,2) and (1,3) must be decided CloseExponent with λ
+    // within 2%; (2,3) has δ = 1/12, which ten decades cannot separate from a log (ΔAIC ≈ 1), so it must NOT be called a
+    // multiplicity, must say so, and its interval must hold λ.
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(1, 3)]
+    [InlineData(2, 3)]
+    public void CloseExponentIsDecidedOrHonestlyAmbiguousWithEnoughPrecision(int p1, int p2)
+    {
+        int[] powers = [p1, p2];
+        var truth = LearningCoefficients.NormalCrossing(powers);
+        var fit = FitExact(powers, WideTemperatures, 0.002);
+        Assert.NotEqual(TemperatureCorrection.Multiplicity, fit.Correction);
+        Assert.True(fit.PowerLawSupported, fit.Message);
+        Assert.InRange(truth.Lambda, fit.IntervalLow, fit.IntervalHigh);
+        if (p1 == 1)
+        {
+            Assert.Equal(TemperatureCorrection.CloseExponent, fit.Correction);
+            Assert.InRange(fit.Lambda, truth.Lambda * 0.98, truth.Lambda * 1.02);
+        }
+        else
+        {
+            Assert.Equal(TemperatureCorrection.Ambiguous, fit.Correction);
+            Assert.Contains("cannot be told apart", fit.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -33,6 +33,7 @@ public class ChainDriverTests
             Assert.Equal(a.Sampling.Losses[c], threaded.Sampling.Losses[c]);
             Assert.Equal(a.Sampling.Losses[c], threaded3.Sampling.Losses[c]);
             Assert.Equal(a.Sampling.Distances[c], threaded3.Sampling.Distances[c]);
+            Assert.Equal(a.Sampling.Acceptances[c], threaded3.Sampling.Acceptances[c]); // including the fixed-batch probe (SGLD)
         }
         Assert.Equal(a.Mean, threaded.Mean);
         var other = LlcEstimator.Estimate(model, teacher, Options(kind) with { Seed = 100 });
@@ -104,7 +105,8 @@ public class ChainDriverTests
         var sampler = new Sgld<double>(new LocalizedPosterior(1, 1), 1e-3);
         ChainDriver.Run(sampler, recorder, [0.0], 0, new SamplingOptions { Chains = 2, Draws = 5, BatchSize = 5, Seed = 3 });
         // Chain 0's first two batches (one epoch) are a permutation of 0..9.
-        var epoch = recorder.Batches.Take(2).SelectMany(b => b[..5]).Order().ToArray();
+        // Training batches only (2 chains × 5); the acceptance probe evaluates its own fixed batch in between.
+        var epoch = recorder.Batches.Where(b => b.Length == 10).Take(2).SelectMany(b => b[..5]).Order().ToArray();
         Assert.Equal(Enumerable.Range(0, 10), epoch);
     }
 

@@ -105,4 +105,77 @@ public class LearningCoefficientsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => LearningCoefficients.ReducedRankRegression(0, 2, 2, 0));
         Assert.Throws<ArgumentException>(() => LearningCoefficients.NormalCrossing([0, 0]));
     }
+
+    /// <summary>
+    /// Aoyagi's Theorem 1 taken literally: every subset Σ of layer indices (not only sorted prefixes) is tested against
+    /// conditions (i)–(iii) and λ, θ are evaluated from its own definition in floating point. The theorem needs exactly
+    /// one admissible Σ up to swapping tied M values (which leaves λ unchanged); this checks that, and that the prefix
+    /// search of <see cref="LearningCoefficients.DeepLinearNetwork"/> agrees, on every DLN with 3–5 layers of widths
+    /// 1–5 (and every rank), including the slow test's (5,5,5,5) r = 2.
+    /// </summary>
+    [Fact]
+    public void DeepLinearNetworkPrefixSearchAgreesWithBruteForceOverAllSubsets()
+    {
+        int cases = 0;
+        for (int layers = 3; layers <= 5; layers++)
+        {
+            int count = (int)Math.Pow(5, layers);
+            for (int code = 0; code < count; code++)
+            {
+                var widths = new int[layers];
+                for (int i = 0, c = code; i < layers; i++, c /= 5)
+                {
+                    widths[i] = 1 + (c % 5);
+                }
+                for (int r = 0; r <= widths.Min(); r++)
+                {
+                    var expected = LearningCoefficients.DeepLinearNetwork(widths, r);
+                    var values = BruteForceAoyagi(widths, r);
+                    Assert.True(values.Count >= 1, $"no admissible subset for ({string.Join(",", widths)}) r={r}");
+                    foreach (var (lambda, theta) in values)
+                    {
+                        Assert.True(Math.Abs(lambda - expected.Lambda) < 1e-9 && theta == expected.Multiplicity,
+                            $"({string.Join(",", widths)}) r={r}: subset gives λ={lambda}, θ={theta}; prefix search {expected}");
+                    }
+                    cases++;
+                }
+            }
+        }
+        Assert.True(cases > 3000, $"{cases} cases");
+        Assert.Equal(new[] { (11.0, 1) }, BruteForceAoyagi([5, 5, 5, 5], 2).Distinct().ToArray());
+    }
+
+    private static List<(double Lambda, int Theta)> BruteForceAoyagi(int[] widths, int r)
+    {
+        var m = widths.Select(h => (double)(h - r)).ToArray();
+        var found = new List<(double, int)>();
+        for (int subset = 1; subset < (1 << m.Length); subset++)
+        {
+            var inside = Enumerable.Range(0, m.Length).Where(i => (subset & (1 << i)) != 0).Select(i => m[i]).ToArray();
+            var outside = Enumerable.Range(0, m.Length).Where(i => (subset & (1 << i)) == 0).Select(i => m[i]).ToArray();
+            int ell = inside.Length - 1;
+            if (ell < 1)
+            {
+                continue;
+            }
+            double s = inside.Sum(), maxIn = inside.Max(), minOut = outside.Length > 0 ? outside.Min() : double.PositiveInfinity;
+            if (!(maxIn < minOut) || !(s >= ell * maxIn) || !(s < ell * minOut))
+            {
+                continue;
+            }
+            double mBar = Math.Ceiling(s / ell), a = s - ((mBar - 1) * ell);
+            double pairs = 0;
+            for (int i = 0; i < inside.Length; i++)
+            {
+                for (int j = i + 1; j < inside.Length; j++)
+                {
+                    pairs += inside[i] * inside[j];
+                }
+            }
+            double lambda = (((-r * r) + (r * (widths[0] + widths[^1]))) / 2.0) + (a * (ell - a) / (4.0 * ell))
+                - (ell * (ell - 1) / 4.0 * (s / ell) * (s / ell)) + (0.5 * pairs);
+            found.Add((lambda, (int)((a * (ell - a)) + 1)));
+        }
+        return found;
+    }
 }

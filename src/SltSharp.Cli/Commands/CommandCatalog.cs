@@ -9,6 +9,7 @@ internal static class CommandCatalog
     {
         yield return LlcCommand.Build(context);
         yield return SelectCommand.Build(context);
+        yield return ExperimentCommand.Build(context);
         yield return ReportCommand.Build(context);
         yield return ExportCommand.Build(context);
         yield return InfoCommand.Build(context);

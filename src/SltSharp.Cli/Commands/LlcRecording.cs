@@ -123,7 +123,7 @@ internal static class LlcRecording
         return new ChainRecord(jobId, chain, sample.ReferenceLoss, s.Losses[slot], info, lambda, seconds);
     }
 
-    private static EstimateRecord ToEstimate(long jobId, LlcResult r)
+    internal static EstimateRecord ToEstimate(long jobId, LlcResult r)
     {
         var d = r.Diagnostics;
         var diagnostics = new JsonObject

@@ -19,7 +19,11 @@ public sealed record RunReport(
     IReadOnlyList<TraceSection> Traces,
     IReadOnlyList<LlcPoint> LlcOverTraining,
     IReadOnlyList<StageRecord> Stages,
-    IReadOnlyList<CalibrationCell> Calibration);
+    IReadOnlyList<CalibrationCell> Calibration)
+{
+    /// <summary>Weight-refined LLCs over training, one series per model component (e.g. attention head); empty when none.</summary>
+    public IReadOnlyList<LlcPoint> RefinedLlcOverTraining { get; init; } = [];
+}
 
 /// <summary>One chain's trace for the report.</summary>
 /// <param name="Chain">Chain index.</param>

@@ -104,6 +104,14 @@ public static class HtmlReportBuilder
                 .Append("</section>\n");
         }
 
+        if (report.RefinedLlcOverTraining.Count > 0)
+        {
+            body.Append("<section>\n<h2>Refined LLC per component</h2>\n")
+                .Append("<p class=\"note\">Weight-refined LLC: only the component's weights move (e.g. one attention head's q, k, v rows and output-projection columns), the rest stay at the checkpoint.</p>\n")
+                .Append(ChartDiv("refined-llc-over-training", VegaLiteSpecs.LlcOverTraining(report.RefinedLlcOverTraining, report.Stages, "Weight-refined LLC over training", "component")))
+                .Append("</section>\n");
+        }
+
         foreach (var section in report.Traces)
         {
             body.Append("<section>\n<h2>Chains</h2>\n<h3>").Append(E(section.Title)).Append("</h3>\n");

@@ -63,6 +63,13 @@ public static class ReportLoader
         }
 
         var completed = estimates.Where(e => e.Estimate is not null).ToList();
+        // Weight-refined jobs (sampler "<sampler> head <label>", see slt experiment icl) get their own chart, one line
+        // per component: on the whole-model chart they would squash its scale.
+        var refined = completed.Where(e => IsRefined(e.Job.Spec))
+            .Select(e => new LlcPoint(stepOf[e.Job.Spec.CheckpointId], e.Estimate!.LambdaHat, e.Estimate.StandardError,
+                e.Job.Spec.Sampler[(e.Job.Spec.Sampler.IndexOf(RefinedMarker, StringComparison.Ordinal) + 1)..], e.Estimate.Verdict))
+            .ToList();
+        completed = [.. completed.Where(e => !IsRefined(e.Job.Spec))];
         var llc = new List<LlcPoint>();
         // A sampler configuration used at one checkpoint only (e.g. a calibration sweep) is not a curve over training.
         foreach (var series in completed.GroupBy(e => SeriesLabel(e.Job.Spec)))
@@ -106,8 +113,15 @@ public static class ReportLoader
             llc,
             store.Stages(runId),
             calibration,
-            EssentialDynamics: dynamics);
+            EssentialDynamics: dynamics)
+        {
+            RefinedLlcOverTraining = refined,
+        };
     }
+
+    private const string RefinedMarker = " head ";
+
+    private static bool IsRefined(SamplingJobSpec spec) => spec.Sampler.Contains(RefinedMarker, StringComparison.Ordinal);
 
     /// <summary>Short label of a sampler configuration, e.g. <c>sgld ε=0.001 nβ=100 γ=1</c>.</summary>
     /// <param name="spec">The job.</param>

@@ -23,7 +23,11 @@ public sealed record RunReport(
     IReadOnlyList<StageRecord> Stages,
     IReadOnlyList<CalibrationCell> Calibration,
     TmsExperimentSection? TmsExperiment = null,
-    EssentialDynamicsView? EssentialDynamics = null);
+    EssentialDynamicsView? EssentialDynamics = null)
+{
+    /// <summary>Weight-refined LLCs over training, one series per model component (e.g. attention head); empty when none.</summary>
+    public IReadOnlyList<LlcPoint> RefinedLlcOverTraining { get; init; } = [];
+}
 
 /// <summary>Essential dynamics for the report: checkpoint steps and their coordinates in the leading components.</summary>
 /// <param name="Steps">Checkpoint steps, one per row of <paramref name="Projections"/>.</param>

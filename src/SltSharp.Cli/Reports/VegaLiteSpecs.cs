@@ -193,7 +193,10 @@ public static partial class VegaLiteSpecs
     /// <summary>λ̂ over training with ±1 SE bars, stage areas coloured by type and stage boundaries as rules.</summary>
     /// <param name="points">λ̂ per checkpoint.</param>
     /// <param name="stages">Developmental stages (may be empty).</param>
-    public static JsonObject LlcOverTraining(IReadOnlyList<LlcPoint> points, IReadOnlyList<StageRecord> stages)
+    /// <param name="title">Chart title.</param>
+    /// <param name="seriesTitle">Legend title of the series.</param>
+    public static JsonObject LlcOverTraining(IReadOnlyList<LlcPoint> points, IReadOnlyList<StageRecord> stages,
+        string title = "Local learning coefficient over training", string seriesTitle = "sampler")
     {
         ArgumentNullException.ThrowIfNull(points);
         ArgumentNullException.ThrowIfNull(stages);
@@ -277,7 +280,7 @@ public static partial class VegaLiteSpecs
             });
         }
 
-        var series = With(Field("series", "nominal", "sampler"), "legend", new JsonObject { ["orient"] = "bottom", ["direction"] = "vertical", ["labelLimit"] = 400 });
+        var series = With(Field("series", "nominal", seriesTitle), "legend", new JsonObject { ["orient"] = "bottom", ["direction"] = "vertical", ["labelLimit"] = 400 });
         var seriesLayers = new JsonArray();
         seriesLayers.Add(Layer(new JsonObject { ["type"] = "rule", ["strokeWidth"] = 1.5 }, new JsonObject
         {
@@ -295,7 +298,7 @@ public static partial class VegaLiteSpecs
         }));
         layers.Add(new JsonObject { ["layer"] = seriesLayers });
 
-        var chart = Chart("Local learning coefficient over training", 280, rows, layers);
+        var chart = Chart(title, 280, rows, layers);
         chart["resolve"] = new JsonObject { ["scale"] = new JsonObject { ["color"] = "independent" } };
         return chart;
     }

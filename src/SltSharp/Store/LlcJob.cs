@@ -108,7 +108,8 @@ public static class LlcJob
         return new ChainRecord(jobId, chain, sample.ReferenceLoss, s.Losses[slot], info, lambda, seconds);
     }
 
-    private static EstimateRecord ToEstimate(long jobId, LlcResult r)
+    /// <summary>The stored form of an estimate: λ̂, SE, the diagnostics as JSON, verdict and reasons.</summary>
+    public static EstimateRecord ToEstimate(long jobId, LlcResult r)
     {
         var d = r.Diagnostics;
         var diagnostics = new JsonObject

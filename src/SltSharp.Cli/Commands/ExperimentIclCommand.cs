@@ -1,0 +1,200 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SltSharp.Estimators;
+using SltSharp.Experiments.Icl;
+
+namespace SltSharp.Cli.Commands;
+
+/// <summary>
+/// <c>slt experiment icl</c>: in-context linear regression over a sweep of task diversities M (slt-reference §4):
+/// distances to dMMSE and ridge over training, LLC and per-head refined LLC at checkpoints, stages. The JSON fields
+/// (<c>runs[].m</c>, <c>final_distance_dmmse</c>, <c>final_distance_ridge</c>, <c>min_distance_ridge</c>,
+/// <c>stages[].start/end/type</c>) are a contract scripts rely on.
+/// </summary>
+internal static class ExperimentIclCommand
+{
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static Command Build(CliContext context)
+    {
+        var quick = new Option<bool>("--quick") { Description = "Reduced version for CI (tiny model, few steps, short chains): checks the pipeline, not the science." };
+        var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout: { \"runs\": [ one entry per M ] }." };
+        var m = new Option<string>("--m") { Description = "Task diversities M to sweep, comma-separated; 'inf' for fresh Gaussian tasks.", DefaultValueFactory = _ => "4,16,64,inf" };
+        var steps = OptionParsing.OptionalInt("--steps", "Adam steps per run (default 6000; --quick 300).", 10);
+        var seed = new Option<ulong>("--seed") { Description = "Seed of tasks, initialisation, data and samplers.", DefaultValueFactory = _ => 1UL };
+        var noHeads = new Option<bool>("--no-head-llc") { Description = "Skip the weight-refined LLC of each attention head (about halves the time)." };
+        var threads = OptionParsing.BoundedInt("--threads", "Runs (values of M) trained in parallel; results do not depend on it.", Math.Min(Environment.ProcessorCount, 2), 1);
+        var store = new Option<string>("--store") { Description = "Results store each M's run is recorded in (see slt report).", DefaultValueFactory = _ => LlcCommand.DefaultStore };
+        var noStore = new Option<bool>("--no-store") { Description = "Do not record the runs." };
+        var command = new Command("icl", "In-context linear regression transformer over task diversities M: distances to dMMSE/ridge, LLC over training, stages, per-head LLC.")
+        {
+            quick, json, m, steps, seed, noHeads, threads, store, noStore,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var diversities = ParseDiversities(parse.GetValue(m)!);
+            bool isQuick = parse.GetValue(quick), asJson = parse.GetValue(json);
+            var template = isQuick ? QuickOptions() : new IclRunOptions { Steps = 6000 };
+            template = template with
+            {
+                Steps = parse.GetValue(steps) ?? template.Steps,
+                Seed = parse.GetValue(seed),
+                HeadLlc = !parse.GetValue(noHeads),
+            };
+            int parallel = Math.Min(parse.GetValue(threads), diversities.Count);
+            if (parallel > 1)
+            {
+                // Each run is single-threaded; several BLAS threads per run would only fight over the cores.
+                Engine.Linalg.OpenBlas.SetNumThreads(1);
+            }
+            var log = asJson ? null : new Action<string>(line => { lock (context.Output) { context.Output.WriteLine(line); } });
+            var results = new IclRunResult[diversities.Count];
+            try
+            {
+                Parallel.For(0, diversities.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
+                    i => results[i] = IclExperiment.Run(template with { TaskCount = diversities[i] }, log, cancellationToken));
+            }
+            catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
+            {
+                // Show the first run's error as the command's own (the top level turns it into a one-line message).
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
+            }
+            var runIds = new long?[results.Length];
+            if (!parse.GetValue(noStore))
+            {
+                using var results1 = Store.SqliteResultsStore.Open(parse.GetValue(store)!);
+                for (int i = 0; i < results.Length; i++)
+                {
+                    runIds[i] = IclRecording.Record(results1, results[i], isQuick);
+                }
+            }
+            if (asJson)
+            {
+                var runs = new JsonArray();
+                for (int i = 0; i < results.Length; i++)
+                {
+                    var entry = ToJson(results[i]);
+                    entry["run_id"] = runIds[i];
+                    runs.Add(entry);
+                }
+                context.Output.WriteLine(new JsonObject { ["quick"] = isQuick, ["runs"] = runs }.ToJsonString(JsonOptions));
+            }
+            else
+            {
+                PrintSummary(context.Output, results, runIds);
+            }
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    /// <summary>The CI version: a tiny transformer, few steps, short chains (seconds per M).</summary>
+    internal static IclRunOptions QuickOptions() => new()
+    {
+        Model = new IclModelShape(ModelDimension: 16, Heads: 2, Layers: 2, MlpHidden: 32),
+        Steps = 300,
+        BatchSize = 32,
+        ProbeSequences = 64,
+        Evaluations = 12,
+        Checkpoints = 5,
+        FirstCheckpoint = 10,
+        LlcSequences = 256,
+        Llc = new IclRunOptions().Llc with { Chains = 2, Burnin = 20, Draws = 40, BatchSize = 32 },
+        HeadLlcOptions = new IclRunOptions().HeadLlcOptions with { Chains = 2, Burnin = 10, Draws = 20, BatchSize = 32 },
+    };
+
+    internal static List<int?> ParseDiversities(string text)
+    {
+        var list = new List<int?>();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (part is "inf" or "∞" or "infinity")
+            {
+                list.Add(null);
+            }
+            else if (int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= 1)
+            {
+                list.Add(v);
+            }
+            else
+            {
+                throw new CliUsageException($"--m takes task diversities M ≥ 1 or 'inf', comma-separated (e.g. --m 4,16,64,inf); '{part}' is not one.");
+            }
+        }
+        if (list.Count == 0)
+        {
+            throw new CliUsageException("--m needs at least one task diversity, e.g. --m 4,16,64,inf.");
+        }
+        if (list.Distinct().Count() != list.Count)
+        {
+            throw new CliUsageException($"--m lists a task diversity twice ('{text}'); give each M once.");
+        }
+        return list;
+    }
+
+    private static JsonObject ToJson(IclRunResult r)
+    {
+        var stages = new JsonArray();
+        foreach (var s in r.Stages?.Stages ?? [])
+        {
+            stages.Add(new JsonObject
+            {
+                ["start"] = s.StartStep,
+                ["end"] = s.EndStep,
+                ["type"] = s.Type.ToString(),
+                ["delta_llc"] = Finite(s.DeltaLlc),
+                ["delta_loss"] = s.DeltaLoss is { } dl ? Finite(dl) : null,
+            });
+        }
+        var o = r.Options;
+        return new JsonObject
+        {
+            ["m"] = o.TaskCount is { } count ? JsonValue.Create(count) : JsonValue.Create("inf"),
+            ["final_distance_dmmse"] = Finite(r.FinalDistanceDmmse),
+            ["final_distance_ridge"] = Finite(r.FinalDistanceRidge),
+            ["min_distance_ridge"] = Finite(r.MinDistanceRidge),
+            ["min_distance_ridge_step"] = r.MinDistanceRidgeStep,
+            ["dmmse_ridge_distance"] = Finite(r.BaselineGap),
+            ["final_train_loss"] = Finite(r.Evaluations[^1].TrainLoss),
+            ["stages"] = stages,
+            ["llc"] = new JsonArray([.. r.Checkpoints.Select(c => (JsonNode?)new JsonObject
+            {
+                ["step"] = c.Step,
+                ["mean"] = Finite(c.Llc.Mean),
+                ["se"] = Finite(c.Llc.StandardError),
+                ["verdict"] = c.Llc.Verdict.ToString().ToLowerInvariant(),
+                ["heads"] = new JsonObject([.. c.HeadLlcs.Select(h => KeyValuePair.Create(h.Head, (JsonNode?)JsonValue.Create(Finite(h.Llc.Mean))))]),
+            })]),
+            ["parameters"] = r.ParameterCount,
+            ["steps"] = o.Steps,
+            ["dimension"] = o.Dimension,
+            ["pairs"] = o.Pairs,
+            ["noise_variance"] = o.NoiseVariance,
+            ["training_seconds"] = Math.Round(r.TrainingSeconds, 2),
+            ["llc_seconds"] = Math.Round(r.LlcSeconds, 2),
+        };
+    }
+
+    private static void PrintSummary(TextWriter output, IReadOnlyList<IclRunResult> results, IReadOnlyList<long?> runIds)
+    {
+        output.WriteLine();
+        output.WriteLine("   M   dist→dMMSE  dist→ridge  min dist→ridge (step)   final λ̂   stages");
+        for (int i = 0; i < results.Count; i++)
+        {
+            var r = results[i];
+            string stages = r.Stages is null ? "—" : string.Join(" ", r.Stages.Stages.Select(s => $"{s.Type}[{s.StartStep:0}–{s.EndStep:0}]"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{r.TaskCountLabel,4}   {r.FinalDistanceDmmse,10:0.0000}  {r.FinalDistanceRidge,10:0.0000}  {r.MinDistanceRidge,10:0.0000} ({r.MinDistanceRidgeStep,6})   {r.Checkpoints[^1].Llc.Mean,7:0.0}   {stages}"));
+        }
+        output.WriteLine("Distances: mean squared difference of predictions on probe sequences with tasks from N(0, I); for M = inf dMMSE is ridge.");
+        var ids = runIds.Where(id => id is not null).ToList();
+        if (ids.Count > 0)
+        {
+            output.WriteLine($"recorded runs {string.Join(", ", ids)}: slt report {ids[0]}");
+        }
+    }
+
+    private static double? Finite(double v) => double.IsFinite(v) ? v : null;
+}

@@ -815,7 +815,9 @@ public sealed class SqliteResultsStore : IResultsStore
         if (version == 0 && applicationId == 0)
         {
             using var count = Command(null, "SELECT COUNT(*) FROM sqlite_master");
-            if ((long)count.ExecuteScalar()! > 0)
+            // Another process may have created the schema between the pragma reads above and this count (two commands
+            // starting on a new store at once): the file is then ours after all, marked by the application id.
+            if ((long)count.ExecuteScalar()! > 0 && PragmaInt("application_id") != ApplicationId)
             {
                 throw new StoreCorruptException(
                     $"'{Location}' is a SQLite database but not an SltSharp results store; choose another store path.");
@@ -840,7 +842,18 @@ public sealed class SqliteResultsStore : IResultsStore
 
         foreach (var migration in Migrations.Where(m => m.Version > version))
         {
+            // BeginTransaction is BEGIN IMMEDIATE: concurrent initialisers take turns, and the version is read again
+            // under the lock so that a migration another process applied meanwhile is not applied twice.
             using var tx = _connection.BeginTransaction();
+            using (var current = Command(tx, "PRAGMA user_version"))
+            {
+                if (Convert.ToInt64(current.ExecuteScalar(), CultureInfo.InvariantCulture) >= migration.Version)
+                {
+                    tx.Commit();
+                    continue;
+                }
+            }
+
             using (var cmd = Command(tx, migration.Sql))
             {
                 cmd.ExecuteNonQuery();

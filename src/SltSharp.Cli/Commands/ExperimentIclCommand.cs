@@ -44,11 +44,9 @@ internal static class ExperimentIclCommand
                 HeadLlc = !parse.GetValue(noHeads),
             };
             int parallel = Math.Min(parse.GetValue(threads), diversities.Count);
-            if (parallel > 1)
-            {
-                // Each run is single-threaded; several BLAS threads per run would only fight over the cores.
-                Engine.Linalg.OpenBlas.SetNumThreads(1);
-            }
+            // Runs and their LLC chains use the cores themselves, and the matrices are small: a multi-threaded BLAS
+            // underneath only spins (measured: half the wall time of a --quick run went to BLAS threads' system time).
+            Engine.Linalg.OpenBlas.SetNumThreads(1);
             var log = asJson ? null : new Action<string>(line => { lock (context.Output) { context.Output.WriteLine(line); } });
             var results = new IclRunResult[diversities.Count];
             try

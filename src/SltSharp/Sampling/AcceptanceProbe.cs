@@ -89,10 +89,13 @@ internal sealed class AcceptanceProbe<T>
         var permutation = Enumerable.Range(0, n).ToArray();
         new Rng(options.Seed, StreamOffset - 1).Shuffle(permutation.AsSpan());
         var indices = permutation.AsSpan(0, size).ToArray();
-        // Two evaluations of `size` samples per probe against Thinning·m per draw: aim at ~10% overhead, ≥ 50 probes.
+        // Two evaluations of `size` samples per probe against Thinning·m per draw: aim at ~10% overhead and ≥ 50 probes,
+        // but never let the probes cost more than the sampling itself (short runs with small batches would otherwise
+        // spend most of their time probing).
         double perDraw = (double)options.Thinning * batchSize;
         int every = (int)Math.Ceiling(2.0 * size / (0.1 * perDraw));
-        every = Math.Clamp(every, 1, Math.Max(1, options.Draws / 50));
+        every = Math.Min(every, Math.Max(1, options.Draws / 50));
+        every = Math.Max(every, (int)Math.Ceiling(2.0 * size / perDraw));
         var rngs = new Rng[chains];
         for (int i = 0; i < chains; i++)
         {

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using SltSharp.Estimators;
@@ -41,8 +40,7 @@ internal static class IclRecording
             ["llc_sequences"] = o.LlcSequences,
             ["probe_sequences"] = o.ProbeSequences,
         };
-        string version = typeof(IclRecording).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-        var run = store.CreateRun(new RunStart(Command, config.ToJsonString(), unchecked((long)o.Seed), version, Environment.MachineName));
+        var run = store.CreateRun(new RunStart(Command, config.ToJsonString(), unchecked((long)o.Seed), LlcRecording.CodeVersion(), Environment.MachineName));
         try
         {
             var metrics = new List<MetricPoint>();
@@ -91,18 +89,7 @@ internal static class IclRecording
             {
                 continue;
             }
-            var info = new Dictionary<string, float[]>
-            {
-                ["acceptance"] = [.. s.Acceptances[slot].Select(v => (float)v)],
-                ["distance"] = [.. s.Distances[slot].Select(v => (float)v)],
-                ["grad_norm"] = [.. s.GradientNorms[slot].Select(v => (float)v)],
-            };
-            if (s.Diverged[slot])
-            {
-                info["diverged"] = [1f];
-            }
-            double lambda = s.Diverged[slot] ? double.NaN : llc.NBeta * (s.Losses[slot].Average() - llc.ReferenceLoss);
-            store.SaveChain(new ChainRecord(job.Id, slot, llc.ReferenceLoss, s.Losses[slot], info, lambda, 0));
+            store.SaveChain(LlcJob.ToChainRecord(job.Id, slot, s, slot, llc.NBeta, llc.ReferenceLoss, 0));
         }
         store.CompleteJob(LlcJob.ToEstimate(job.Id, llc));
     }

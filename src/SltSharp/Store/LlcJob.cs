@@ -87,9 +87,15 @@ public static class LlcJob
             samplerName.Length > 0 ? samplerName : options.Sampler.ToString().ToLowerInvariant());
     }
 
-    private static ChainRecord ToRecord(long jobId, int chain, int slot, LlcSample sample, double seconds)
+    private static ChainRecord ToRecord(long jobId, int chain, int slot, LlcSample sample, double seconds) =>
+        ToChainRecord(jobId, chain, sample.Sampling, slot, sample.NBeta, sample.ReferenceLoss, seconds);
+
+    /// <summary>
+    /// The stored form of one chain of a sampling result: its loss trace, the per-draw info the report and
+    /// <see cref="Combine"/> read back (acceptance, distance, gradient norm, a divergence mark) and its λ̂.
+    /// </summary>
+    public static ChainRecord ToChainRecord(long jobId, int chain, SamplingResult s, int slot, double nBeta, double referenceLoss, double seconds)
     {
-        var s = sample.Sampling;
         var info = new Dictionary<string, float[]>
         {
             ["acceptance"] = [.. s.Acceptances[slot].Select(v => (float)v)],
@@ -103,9 +109,9 @@ public static class LlcJob
         }
         else
         {
-            lambda = sample.NBeta * (s.Losses[slot].Average() - sample.ReferenceLoss);
+            lambda = nBeta * (s.Losses[slot].Average() - referenceLoss);
         }
-        return new ChainRecord(jobId, chain, sample.ReferenceLoss, s.Losses[slot], info, lambda, seconds);
+        return new ChainRecord(jobId, chain, referenceLoss, s.Losses[slot], info, lambda, seconds);
     }
 
     /// <summary>The stored form of an estimate: λ̂, SE, the diagnostics as JSON, verdict and reasons.</summary>

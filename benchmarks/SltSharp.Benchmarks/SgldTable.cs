@@ -114,10 +114,13 @@ internal static class SgldTable
         var gradients = new float[chains * p];
         double Time(Action action)
         {
-            for (int i = 0; i < 5; i++)
+            // Warm-up past tiered JIT: 50 calls promote the methods, the pause lets the background compiler finish.
+            for (int i = 0; i < 50; i++)
             {
                 action();
             }
+            Thread.Sleep(300);
+            action();
             int reps = 0;
             double start = ThreadClock.Microseconds();
             while (ThreadClock.Microseconds() - start < 300_000)
@@ -133,17 +136,45 @@ internal static class SgldTable
         var rngs = Enumerable.Range(0, chains).Select(c => new Rng(1, (ulong)c)).ToArray();
         var state = sampler.Init(w.WStar, rngs);
         var info = new StepInfo[chains];
-        double step = Time(() => sampler.Step(state, w.Loss, batch, info));
         var noise = new float[p];
         var scratch = new float[GaussianNoise.ScratchLength(p)];
         int half = (p + 1) / 2;
         var other = new float[half];
+        new Rng(3).FillUniform<float>(scratch, 0.001f, 1f);
+        double step = Time(() => sampler.Step(state, w.Loss, batch, info));
+        double atState = Time(() => w.Loss.Evaluate(state.Positions, chains, batch, losses, gradients));
+        var angles = scratch[..half];
+        double log = Time(() => System.Numerics.Tensors.TensorPrimitives.Log<float>(angles.AsSpan(), other));
+        double cos = Time(() => System.Numerics.Tensors.TensorPrimitives.Cos<float>(angles.AsSpan(), other));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{w.Name}: CPU µs for loss+gradient at the sampled positions {atState:F0}; on {half} values Log {log:F1}, Cos {cos:F1}"));
+        var idle = new NoLoss(w.Loss.ParameterCount, w.Loss.SampleCount);
+        double samplerOnly = Time(() => sampler.Step(state, idle, batch, info));
+        double indices = Time(() =>
+        {
+            for (int c = 0; c < chains; c++)
+            {
+                rngs[c].FillIndices(batch.AsSpan(c * w.Batch, w.Batch), w.Loss.SampleCount);
+            }
+        });
         double fill = Time(() => GaussianNoise.Fill(rngs[0], noise, scratch));
         double sinCosPi = Time(() => System.Numerics.Tensors.TensorPrimitives.SinCosPi<float>(scratch.AsSpan(0, half), scratch.AsSpan(0, half), other));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{w.Name}: CPU µs for {p} normals {fill:F0} (SinCosPi alone on {half} angles would take {sinCosPi:F0})"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{w.Name}: {chains} chains, CPU µs per batched call: loss {forward:F0}, loss+gradient {both:F0}, SGLD step {step:F0} => {chains * 1e6 / step:F0} chain-steps/s per thread"));
+            $"{w.Name}: {chains} chains, CPU µs per batched call: loss {forward:F0}, loss+gradient {both:F0}, SGLD step {step:F0} (of which the sampler's own work {samplerOnly:F0}), minibatch indices {indices:F0} => {chains * 1e6 / (step + indices):F0} chain-steps/s per thread"));
+    }
+
+    /// <summary>A loss that computes nothing, to time the sampler's own work (noise, update, diagnostics).</summary>
+    private sealed class NoLoss(int parameterCount, int sampleCount) : IChainedLoss<float>
+    {
+        public int ParameterCount => parameterCount;
+
+        public int SampleCount => sampleCount;
+
+        public void Evaluate(ReadOnlySpan<float> parameters, int chains, ReadOnlySpan<int> batch, Span<float> losses, Span<float> gradients)
+        {
+        }
     }
 
     private static string? Option(string[] args, string name)

@@ -129,12 +129,63 @@ public sealed class Rng
     }
 
     /// <summary>Fills <paramref name="destination"/> with indices drawn uniformly with replacement from [0, n).</summary>
+    /// <remarks>
+    /// The same draws as <see cref="NextInt"/> called once per index, in a loop that keeps the state in registers and
+    /// computes the rejection threshold once: minibatch indices are drawn every sampler step, and the per-call modulo
+    /// and field traffic made them cost as much as a small model's gradient.
+    /// </remarks>
     public void FillIndices(Span<int> destination, int n)
     {
+        if (destination.IsEmpty)
+        {
+            return;
+        }
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(n);
+        ulong bound = (ulong)n;
+        ulong threshold = (0UL - bound) % bound;
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
         for (int i = 0; i < destination.Length; i++)
         {
-            destination[i] = NextInt(n);
+            while (true)
+            {
+                ulong r = BitOperations.RotateLeft(s1 * 5, 7) * 9;
+                ulong t = s1 << 17;
+                s2 ^= s0;
+                s3 ^= s1;
+                s1 ^= s2;
+                s0 ^= s3;
+                s2 ^= t;
+                s3 = BitOperations.RotateLeft(s3, 45);
+                ulong high = Math.BigMul(r, bound, out ulong low);
+                if (low >= threshold)
+                {
+                    destination[i] = (int)high;
+                    break;
+                }
+            }
         }
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> with the next 64-bit outputs, exactly as that many <see cref="NextUInt64"/>
+    /// calls would, with the state kept in registers (for bulk consumers such as sampler noise).
+    /// </summary>
+    public void FillBits(Span<ulong> destination)
+    {
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        for (int i = 0; i < destination.Length; i++)
+        {
+            destination[i] = BitOperations.RotateLeft(s1 * 5, 7) * 9;
+            ulong t = s1 << 17;
+            s2 ^= s0;
+            s3 ^= s1;
+            s1 ^= s2;
+            s0 ^= s3;
+            s2 ^= t;
+            s3 = BitOperations.RotateLeft(s3, 45);
+        }
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
     }
 
     /// <summary>Shuffles <paramref name="values"/> in place (Fisher–Yates).</summary>

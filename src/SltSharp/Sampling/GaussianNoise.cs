@@ -35,10 +35,22 @@ public static class GaussianNoise
         var radius = destination[..half];
         var angle = scratch[..half];
         var cosine = scratch.Slice(half, half);
-        for (int i = 0; i < half; i++)
+        // The uniforms in bulk (exactly the values of NextDouble() in the order radius, angle, radius, ..., so the noise is
+        // unchanged): one FillBits call per chunk keeps the generator's state in registers instead of four field loads and
+        // stores per draw.
+        const int chunk = 256;
+        const double unit = 1.0 / (1UL << 53);
+        Span<ulong> bits = stackalloc ulong[2 * Math.Min(chunk, half)];
+        for (int first = 0; first < half; first += chunk)
         {
-            radius[i] = T.CreateTruncating(1.0 - rng.NextDouble()); // (0, 1]
-            angle[i] = T.CreateTruncating(2.0 * rng.NextDouble());  // [0, 2): the angle in units of π
+            int count = Math.Min(chunk, half - first);
+            var drawn = bits[..(2 * count)];
+            rng.FillBits(drawn);
+            for (int i = 0; i < count; i++)
+            {
+                radius[first + i] = T.CreateTruncating(1.0 - ((drawn[2 * i] >> 11) * unit));      // (0, 1]
+                angle[first + i] = T.CreateTruncating(2.0 * ((drawn[(2 * i) + 1] >> 11) * unit)); // [0, 2): the angle in units of π
+            }
         }
         TensorPrimitives.Log(radius, radius);
         TensorPrimitives.Multiply(radius, T.CreateTruncating(-2.0), radius);

@@ -25,7 +25,7 @@ public class EngineChainedLossTests
     [Fact]
     public void TmsGradientMatchesCentralDifferences()
     {
-        var loss = TmsTask.CreateLoss<double>(200, seed: 4);
+        var loss = TmsTask.CreateEngineLoss<double>(200, seed: 4);
         const int chains = 3, m = 50;
         int p = loss.ParameterCount;
         Assert.Equal(18, p);
@@ -97,7 +97,7 @@ public class EngineChainedLossTests
     [Fact]
     public void EvaluateAllocatesNothingAfterWarmUp()
     {
-        var loss = TmsTask.CreateLoss<double>(500, seed: 1);
+        var loss = TmsTask.CreateEngineLoss<double>(500, seed: 1);
         const int chains = 4, m = 32;
         var w = RandomParameters(chains * loss.ParameterCount, 3);
         var batch = Batch(chains, m, loss.SampleCount, 2);
@@ -121,7 +121,7 @@ public class EngineChainedLossTests
     [Fact]
     public void ReplicaIsBitIdenticalAndIndependent()
     {
-        var loss = TmsTask.CreateLoss<double>(300, seed: 2);
+        var loss = TmsTask.CreateEngineLoss<double>(300, seed: 2);
         var replica = loss.CreateReplica();
         const int chains = 2, m = 20;
         var w = RandomParameters(chains * loss.ParameterCount, 4);
@@ -143,7 +143,7 @@ public class EngineChainedLossTests
         var ex = Assert.Throws<ArgumentException>(() => new EngineChainedLoss<double>(() => new TmsModel<double>(), x, 6, x, 6,
             (tape, p, t, c) => tape.MseLoss(p, t, c)));
         Assert.Contains("rows of 6", ex.Message, StringComparison.Ordinal);
-        var loss = TmsTask.CreateLoss<double>(10, seed: 0);
+        var loss = TmsTask.CreateEngineLoss<double>(10, seed: 0);
         var bad = Assert.Throws<ArgumentException>(() => loss.Evaluate(new double[17], 1, [0], new double[1], []));
         Assert.Contains("chains·P", bad.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => loss.Evaluate(new double[18], 1, [10], new double[1], []));

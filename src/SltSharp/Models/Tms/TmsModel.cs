@@ -78,9 +78,19 @@ public static class TmsTask
 
     /// <summary>
     /// The empirical loss L_n(W, b) = (1/n)·Σ_s ‖x_s − f(x_s)‖² (squared error summed over features, not halved) on
-    /// n freshly generated samples, as a loss the samplers can use. Its population limit is <see cref="TmsExactLoss"/>.
+    /// n freshly generated samples, as a loss the samplers can use: the hand-derived <see cref="TmsChainedLoss{T}"/>
+    /// (the same function as <see cref="CreateEngineLoss{T}"/>, many times faster). Its population limit is
+    /// <see cref="TmsExactLoss"/>.
     /// </summary>
-    public static EngineChainedLoss<T> CreateLoss<T>(int n, ulong seed, int hidden = 2, int features = 6)
+    public static TmsChainedLoss<T> CreateLoss<T>(int n, ulong seed, int hidden = 2, int features = 6)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => new(GenerateData<T>(n, seed, features), hidden, features);
+
+    /// <summary>
+    /// The same loss as <see cref="CreateLoss{T}"/> through the engine (<see cref="TmsModel{T}"/> on the tape): the
+    /// reference the hand-derived gradient is checked against, and the route for variants of the model.
+    /// </summary>
+    public static EngineChainedLoss<T> CreateEngineLoss<T>(int n, ulong seed, int hidden = 2, int features = 6)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hidden);

@@ -79,7 +79,7 @@ public class TmsModelTests
     [Fact]
     public void EngineLayoutIsTheTmsParametersLayout()
     {
-        var loss = TmsTask.CreateLoss<double>(10, seed: 0);
+        var loss = TmsTask.CreateEngineLoss<double>(10, seed: 0);
         var layout = loss.ParameterLayout;
         Assert.Equal("W", layout[0].Name);
         Assert.Equal([2, 6], layout[0].Shape);

@@ -48,8 +48,9 @@ public static class GaussianNoise
             rng.FillBits(drawn);
             for (int i = 0; i < count; i++)
             {
-                radius[first + i] = T.CreateTruncating(1.0 - ((drawn[2 * i] >> 11) * unit));      // (0, 1]
-                angle[first + i] = T.CreateTruncating(2.0 * ((drawn[(2 * i) + 1] >> 11) * unit)); // [0, 2): the angle in units of π
+                // 53-bit values convert exactly through long, a single instruction (ulong → double is not, without AVX-512).
+                radius[first + i] = T.CreateTruncating(1.0 - ((long)(drawn[2 * i] >> 11) * unit));      // (0, 1]
+                angle[first + i] = T.CreateTruncating(2.0 * ((long)(drawn[(2 * i) + 1] >> 11) * unit)); // [0, 2): the angle in units of π
             }
         }
         TensorPrimitives.Log(radius, radius);

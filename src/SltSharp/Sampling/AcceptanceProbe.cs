@@ -17,7 +17,8 @@ namespace SltSharp.Sampling;
 /// the posterior of the probe batch, whose curvature is the full data's up to O(1/√M) — the quantity the verdict
 /// thresholds are written for.</para>
 /// <para>Cost and determinism. Two evaluations on M = min(n, max(1000, 10·m)) samples per probed draw, every k-th draw
-/// with k chosen so the probes cost about 10% of the sampling (and at least 50 probes per chain). Proposal noise comes
+/// with k chosen so the probes cost about 10% of the sampling (and at least 50 probes per chain unless that would cost
+/// more than 25%). Proposal noise comes
 /// from a separate stream per chain (<see cref="StreamOffset"/> + chain index), so the chains' trajectories, and hence
 /// every estimate, are unchanged, and results do not depend on the thread count.</para>
 /// </remarks>
@@ -26,6 +27,12 @@ internal sealed class AcceptanceProbe<T>
 {
     /// <summary>Probe streams start here, far above any chain index.</summary>
     public const ulong StreamOffset = 1UL << 40;
+
+    /// <summary>The probes' aimed cost, as a fraction of the sampling's loss evaluations.</summary>
+    private const double TargetOverhead = 0.1;
+
+    /// <summary>The most the probes may cost, as a fraction of the sampling's loss evaluations.</summary>
+    private const double MaxOverhead = 0.25;
 
     private readonly LocalizedPosterior _posterior;
     private readonly double _eps;
@@ -90,12 +97,14 @@ internal sealed class AcceptanceProbe<T>
         new Rng(options.Seed, StreamOffset - 1).Shuffle(permutation.AsSpan());
         var indices = permutation.AsSpan(0, size).ToArray();
         // Two evaluations of `size` samples per probe against Thinning·m per draw: aim at ~10% overhead and ≥ 50 probes,
-        // but never let the probes cost more than the sampling itself (short runs with small batches would otherwise
-        // spend most of their time probing).
+        // but never let the probes cost more than a quarter of the sampling (short runs with small batches would otherwise
+        // spend most of their time probing; with the cheap hand-written TMS loss the 50-probe floor alone cost 55%).
+        // A verdict reads the acceptance pooled over all chains, so fewer probes per chain in short runs still give it
+        // tens of probes.
         double perDraw = (double)options.Thinning * batchSize;
-        int every = (int)Math.Ceiling(2.0 * size / (0.1 * perDraw));
+        int every = (int)Math.Ceiling(2.0 * size / (TargetOverhead * perDraw));
         every = Math.Min(every, Math.Max(1, options.Draws / 50));
-        every = Math.Max(every, (int)Math.Ceiling(2.0 * size / perDraw));
+        every = Math.Max(every, (int)Math.Ceiling(2.0 * size / (MaxOverhead * perDraw)));
         var rngs = new Rng[chains];
         for (int i = 0; i < chains; i++)
         {

@@ -124,7 +124,8 @@ public static class MultiTemperatureEstimator
         ArgumentNullException.ThrowIfNull(fit);
         ArgumentNullException.ThrowIfNull(estimates);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.BatchSize is { } batch && batch < sampleCount)
+        // MALA always runs on the full data (the driver ignores BatchSize for it).
+        if (options.Sampler != SamplerKind.Mala && options.BatchSize is { } batch && batch < sampleCount)
         {
             return fit with { Message = fit.Message + $" (Decided from the means only: minibatch losses (batch {batch} of {sampleCount}) are too noisy for the loss-distribution fit; use full batches or MALA for it.)" };
         }

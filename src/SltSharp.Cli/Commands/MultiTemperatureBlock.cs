@@ -52,6 +52,16 @@ internal static class MultiTemperatureBlock
                     ["log_fit"] = Fit(fit.Log),
                     ["power_fit"] = Fit(fit.Power),
                     ["message"] = fit.Message,
+                    ["decided_by"] = fit.DecidedBy,
+                    ["density_of_states"] = fit.DensityOfStates is { } d ? new JsonObject
+                    {
+                        ["draws"] = d.Draws,
+                        ["effective_draws"] = d.EffectiveDraws,
+                        ["constant"] = Model(d.Constant),
+                        ["logs"] = new JsonArray([.. d.Logs.Select(l => (JsonNode?)Model(l))]),
+                        ["log_with_power"] = Model(d.LogWithPower),
+                        ["power"] = Model(d.Power),
+                    } : null,
                 },
             };
             o.WriteLine(root.ToJsonString(JsonOptions));
@@ -68,6 +78,7 @@ internal static class MultiTemperatureBlock
             {
                 o.WriteLine($"exact λ    {exact.Lambda:G6} (multiplicity {exact.Multiplicity})");
             }
+            o.WriteLine($"decided by {fit.DecidedBy}");
             o.WriteLine($"           {fit.Message}");
         }
         return result.PerTemperature.Any(e => e.Run.Verdict == SltSharp.Diagnostics.Verdict.Fail) ? SltApp.ExitFailure : 0;
@@ -81,6 +92,18 @@ internal static class MultiTemperatureBlock
         ["shape"] = Finite(f.Shape),
         ["chi_square"] = Finite(f.ChiSquare),
         ["aic"] = Finite(f.Aic),
+    };
+
+    private static JsonObject Model(DensityOfStatesModel m) => new()
+    {
+        ["name"] = m.Name,
+        ["lambda"] = Finite(m.Lambda),
+        ["interval"] = new JsonArray(Finite(m.LambdaLow), Finite(m.LambdaHigh)),
+        ["multiplicity"] = m.Multiplicity,
+        ["shape"] = Finite(m.Shape),
+        ["amplitude"] = Finite(m.Amplitude),
+        ["deviance"] = Finite(m.Deviance),
+        ["aic"] = Finite(m.Aic),
     };
 
     private static double? Finite(double v) => double.IsFinite(v) ? v : null;

@@ -42,9 +42,10 @@ public sealed record TemperatureEstimate(double NBeta, double StepSize, double L
 public sealed record MultiTemperatureResult(IReadOnlyList<TemperatureEstimate> PerTemperature, MultiTemperatureFitResult Fit);
 
 /// <summary>
-/// Multiplicity-aware LLC: runs <see cref="LlcEstimator"/> at K values of nβ spread over decades and fits
-/// λ − (m−1)/(ln t + c) against λ − a·t^(−δ) (<see cref="MultiTemperatureFit"/>), recovering the asymptotic λ and m where a
-/// single temperature is biased low (slt-reference §1b).
+/// Multiplicity-aware LLC: runs <see cref="LlcEstimator"/> at K values of nβ spread over decades, fits the means
+/// λ − (m−1)/(ln t + c) against λ − a·t^(−δ) (<see cref="MultiTemperatureFit"/>) and, where the draws allow it, the shape
+/// of the loss distributions (<see cref="DensityOfStatesFit"/>, which then decides), recovering the asymptotic λ and m
+/// where a single temperature is biased low (slt-reference §1b).
 /// </summary>
 public static class MultiTemperatureEstimator
 {
@@ -99,6 +100,7 @@ public static class MultiTemperatureEstimator
             estimates.Add(new TemperatureEstimate(t, step, run.Mean, se, run));
         }
         var fit = MultiTemperatureFit.Fit(ts, estimates.Select(e => e.Lambda).ToArray(), estimates.Select(e => e.StandardError).ToArray());
+        fit = WithDensityOfStates(fit, estimates, options, loss.SampleCount, reference);
         var doubtful = estimates.Where(e => e.Run.Verdict != Diagnostics.Verdict.Ok).ToArray();
         if (doubtful.Length > 0)
         {
@@ -109,6 +111,59 @@ public static class MultiTemperatureEstimator
             };
         }
         return new MultiTemperatureResult(estimates, fit);
+    }
+
+    /// <summary>
+    /// Adds the density-of-states fit of the draws (<see cref="DensityOfStatesFit"/>) and lets it decide when the draws
+    /// allow it: every recorded loss must be the full-data loss at the draw (no minibatches: their noise is not part of
+    /// the density of states) and every gap K = L − L(w*) must be positive (w* the minimum). Otherwise the fit of the
+    /// means stands and the message says why the stronger fit was not used.
+    /// </summary>
+    public static MultiTemperatureFitResult WithDensityOfStates(MultiTemperatureFitResult fit, IReadOnlyList<TemperatureEstimate> estimates, LlcOptions options, int sampleCount, double reference)
+    {
+        ArgumentNullException.ThrowIfNull(fit);
+        ArgumentNullException.ThrowIfNull(estimates);
+        ArgumentNullException.ThrowIfNull(options);
+        // MALA always runs on the full data (the driver ignores BatchSize for it).
+        if (options.Sampler != SamplerKind.Mala && options.BatchSize is { } batch && batch < sampleCount)
+        {
+            return fit with { Message = fit.Message + $" (Decided from the means only: minibatch losses (batch {batch} of {sampleCount}) are too noisy for the loss-distribution fit; use full batches or MALA for it.)" };
+        }
+        var gaps = new List<double[]>(estimates.Count);
+        foreach (var e in estimates)
+        {
+            var traces = e.Run.SurvivingChains.Select(c => e.Run.Sampling.Losses[c].AsSpan(0, e.Run.Sampling.DrawsCompleted[c]).ToArray());
+            var k = traces.SelectMany(t => t).Select(l => l - reference).ToArray();
+            int nonPositive = k.Count(g => !(g > 0) || !double.IsFinite(g));
+            if (nonPositive > 0)
+            {
+                return fit with { Message = fit.Message + $" (Decided from the means only: {nonPositive} draws at nβ = {e.NBeta:G4} have L ≤ L(w*), so w* is not the minimum of the sampled loss and the loss-distribution fit does not apply.)" };
+            }
+            gaps.Add(k);
+        }
+        var dos = DensityOfStatesFit.FitDraws(estimates.Select(e => e.NBeta).ToArray(), gaps, estimates.Select(e => Math.Max(1.0, e.Run.Diagnostics.BulkEss)).ToArray());
+        string means = fit.Correction switch
+        {
+            TemperatureCorrection.Multiplicity => $"multiplicity m = {fit.Multiplicity}, λ = {fit.Lambda:G4}",
+            TemperatureCorrection.CloseExponent => $"close exponent, λ = {fit.Lambda:G4}",
+            TemperatureCorrection.None => $"no correction, λ = {fit.Lambda:G4}",
+            _ => $"{fit.Correction.ToString().ToLowerInvariant()}, λ in [{fit.IntervalLow:G4}, {fit.IntervalHigh:G4}]",
+        };
+        return fit with
+        {
+            DensityOfStates = dos,
+            DecidedBy = "loss distributions",
+            Correction = dos.Correction,
+            Multiplicity = dos.Multiplicity,
+            Lambda = dos.Lambda,
+            // Half the profile interval's width over 2: the ±2 SE the interval stands for.
+            LambdaStandardError = (dos.IntervalHigh - dos.IntervalLow) / 4,
+            IntervalLow = dos.IntervalLow,
+            IntervalHigh = dos.IntervalHigh,
+            PowerLawSupported = dos.Correction is TemperatureCorrection.CloseExponent or TemperatureCorrection.Ambiguous,
+            LogSupported = dos.Correction is TemperatureCorrection.Multiplicity or TemperatureCorrection.Ambiguous,
+            Message = $"{dos.Message} (Decided from the loss distributions of {dos.Draws:N0} draws, {dos.EffectiveDraws:N0} effective; the fit of the means alone says: {means}.)",
+        };
     }
 
     private static double Finite(double v) => double.IsFinite(v) ? v : 0.0;

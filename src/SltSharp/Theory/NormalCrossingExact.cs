@@ -81,18 +81,7 @@ public static class NormalCrossingExact
         }
 
         double h = GridSpacing;
-        double uMax = 0.5 * Math.Log(100.0 / localization);
-        // s0 = ln|f| where t·Sxx·f² = 1; the integrand is flat (∝ ρ) below it.
-        double s0 = Math.Min(0.0, -0.5 * Math.Log(nBeta * sxx));
-        double vLow = s0 - (40.0 * maxPower) - (active.Count * Math.Abs(uMax) * maxPower) - 5.0;
-
-        double[] density = CoordinateDensity(active[0], vLow, uMax, localization, h);
-        for (int j = 1; j < active.Count; j++)
-        {
-            density = Convolve(density, CoordinateDensity(active[j], vLow, uMax, localization, h), h);
-        }
-        double sStart = active.Count * vLow;
-
+        var (sStart, density) = LogProductDensity(active, maxPower, nBeta * sxx, localization);
         // Signs of f: with an odd power half of the orthants have f < 0.
         ReadOnlySpan<double> signs = anyOdd ? [1.0, -1.0] : [1.0];
         double weight = 1.0 / signs.Length;
@@ -130,6 +119,70 @@ public static class NormalCrossingExact
             }
         }
         return numerator / z;
+    }
+
+    /// <summary>
+    /// The exact distribution of u = −ln K under p(w) ∝ exp(−t·K(w) − (γ/2)·||w||²) for K(w) = Π_j w_j^{2p_j}: the
+    /// oracle for fits of the loss distribution's shape (<see cref="Estimators.DensityOfStatesFit"/>). Returns the
+    /// quadrature grid of u (ascending, spacing 2·0.05) and the probability of each grid cell (summing to 1).
+    /// </summary>
+    public static (double[] U, double[] Probability) PotentialLogGapDistribution(ReadOnlySpan<int> powers, double nBeta, double localization = 1.0)
+    {
+        if (!(nBeta > 0) || double.IsInfinity(nBeta) || !(localization > 0) || double.IsInfinity(localization))
+        {
+            throw new ArgumentOutOfRangeException(nameof(nBeta), nBeta, "nβ and γ must be finite and > 0.");
+        }
+        var active = new List<int>();
+        foreach (int p in powers)
+        {
+            if (p < 0)
+            {
+                throw new ArgumentException("Powers must be ≥ 0.", nameof(powers));
+            }
+            if (p > 0)
+            {
+                active.Add(p);
+            }
+        }
+        if (active.Count == 0)
+        {
+            throw new ArgumentException("At least one power must be positive (otherwise K ≡ 1).", nameof(powers));
+        }
+        var (sStart, density) = LogProductDensity(active, active.Max(), nBeta, localization);
+        int n = density.Length;
+        var u = new double[n];
+        var probability = new double[n];
+        double total = 0;
+        for (int i = 0; i < n; i++)
+        {
+            // Grid point i of s = ln|f| becomes u = −2s; reversed so that u ascends.
+            double s = sStart + (i * GridSpacing);
+            double weight = density[i] * Math.Exp(-nBeta * Math.Exp(2 * s));
+            u[n - 1 - i] = -2 * s;
+            probability[n - 1 - i] = weight;
+            total += weight;
+        }
+        for (int i = 0; i < n; i++)
+        {
+            probability[i] /= total;
+        }
+        return (u, probability);
+    }
+
+    // The density of s = ln|f| = Σ_j p_j·ln|w_j| on the positive orthant (see the remarks): grid start and values.
+    // scale = t·a sets where the posterior's cut-off t·a·f² = 1 lies, and so how far down the grid must reach.
+    private static (double Start, double[] Density) LogProductDensity(List<int> active, int maxPower, double scale, double localization)
+    {
+        double h = GridSpacing;
+        double uMax = 0.5 * Math.Log(100.0 / localization);
+        double s0 = Math.Min(0.0, -0.5 * Math.Log(scale));
+        double vLow = s0 - (40.0 * maxPower) - (active.Count * Math.Abs(uMax) * maxPower) - 5.0;
+        double[] density = CoordinateDensity(active[0], vLow, uMax, localization, h);
+        for (int j = 1; j < active.Count; j++)
+        {
+            density = Convolve(density, CoordinateDensity(active[j], vLow, uMax, localization, h), h);
+        }
+        return (active.Count * vLow, density);
     }
 
     // Density of v = p·u on the grid v_k = vLow + k·h, up to v = p·uMax, with μ(u) = exp(u − (γ/2)e^{2u}).

@@ -42,6 +42,11 @@ public class LlcTemperaturesTests
         Assert.True(multi.GetProperty("lambda").GetDouble() <= interval[1].GetDouble());
         Assert.False(string.IsNullOrEmpty(multi.GetProperty("message").GetString()));
         Assert.Equal(2, root.GetProperty("exact_multiplicity").GetInt32());
+        // This data model's y is pure noise, so L − L(w*) < 0 near w* (the minimum is at f = Sxy/Sxx ≠ 0): the
+        // loss-distribution fit does not apply, the means decide, and the message says why.
+        Assert.Equal("means", multi.GetProperty("decided_by").GetString());
+        Assert.Equal(JsonValueKind.Null, multi.GetProperty("density_of_states").ValueKind);
+        Assert.Contains("L ≤ L(w*)", multi.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

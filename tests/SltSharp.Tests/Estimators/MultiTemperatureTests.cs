@@ -143,7 +143,7 @@ public class MultiTemperatureTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>The estimator end to end: MALA on the potential w1²·w2² (λ = 1/2, m = 2).</summary>
+/// <summary>The estimator end to end: MALA on normal-crossing potentials, decided from the loss distributions.</summary>
 public class MultiTemperatureSamplingTests(ITestOutputHelper output)
 {
     [Fact]
@@ -153,26 +153,60 @@ public class MultiTemperatureSamplingTests(ITestOutputHelper output)
     [Trait("Category", "Slow")]
     public void MalaRecoversLambdaAndMultiplicityForPowersTwoTwo() => Check(2, 2, 22);
 
-    private void Check(int p1, int p2, ulong seed)
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MalaRecoversLambdaAndMultiplicityForPowersThreeThree() => Check(3, 3, 23);
+
+    [Fact]
+    public void MalaFlagsTheCloseExponentForPowersOneTwo() => Check(1, 2, 24, draws: 20_000);
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MalaFlagsTheCloseExponentForPowersOneThree() => Check(1, 3, 25);
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void MalaFlagsTheCloseExponentForPowersTwoThree() => Check(2, 3, 26);
+
+    private void Check(int p1, int p2, ulong seed, int draws = 40_000)
     {
-        // 8 chains × 40k draws per temperature (≈ 10 s on 2 threads), nβ = 10²…10⁴ at 5 temperatures,
-        // ε = 2e-3·(100/nβ)^½ (the default rule for MALA): MALA is exact, so ε only sets efficiency; with ε ∝ 1/nβ the acceptance went to 1 and
-        // the SEs at high nβ tripled. Per-temperature SEs are then ~1% (≈ 2.5 SE agreement with quadrature).
-        // Tolerance: 10% on the log fit's λ, the issue's claim for sampled estimates (the extrapolation from 10⁴ to
-        // ∞ amplifies the ~1% errors several-fold); m must be exact and the reported interval must hold λ.
+        // ε at nβ = 100 is 2e-3·min(p)²: the valley's transverse width at w1 ~ 1 is ~t^(−1/(2·min p)), so the powers ≥ 2
+        // take larger steps (at 2e-3 their acceptance was 1.00 and the bulk ESS of (3,3) fell to 2.6k of 320k draws).
+        // 8 chains × 40k draws per temperature (20k in the default suite's close-exponent run, ≈ 25 s), nβ = 10²…10⁴ at 5 temperatures, ε = 2e-3·(100/nβ)^½ (the default rule
+        // for MALA: exact, so ε only sets efficiency; with ε ∝ 1/nβ the acceptance went to 1 and the SEs at high nβ
+        // tripled). Per-temperature SEs of the means are then ~1%.
+        // Tolerances: m exact and the decision right (Multiplicity for (k,k), CloseExponent for the others), λ within
+        // the issue's 10% of the asymptotic value, and the reported interval must hold λ. On exact distributions at this
+        // precision (DensityOfStatesFitTests) λ is within 1.8% and the decisions have ΔAIC ≥ 10, so 10% leaves room for
+        // the sampling noise of one run (the profile intervals are ±0.6–3%).
         int[] powers = [p1, p2];
         var truth = LearningCoefficients.NormalCrossing(powers);
         var model = new NormalCrossingPotential<double>(powers);
-        var options = new LlcOptions { Sampler = SamplerKind.Mala, StepSize = 2e-3, Localization = 1, Chains = 8, Burnin = 5_000, Draws = 40_000, Thinning = 4, Seed = seed, Threads = 2 };
+        var options = new LlcOptions { Sampler = SamplerKind.Mala, StepSize = 2e-3 * Math.Min(p1, p2) * Math.Min(p1, p2), Localization = 1, Chains = 8, Burnin = 5_000, Draws = draws, Thinning = 4, Seed = seed, Threads = 2 };
         var result = MultiTemperatureEstimator.Estimate(model, new double[2], options, new MultiTemperatureOptions { Temperatures = 5, MinNBeta = 100, Decades = 2 });
         foreach (var e in result.PerTemperature)
         {
-            output.WriteLine($"nβ {e.NBeta:G4} ε {e.StepSize:G3}: {e.Lambda:F4} ± {e.StandardError:F4} (exact {NormalCrossingExact.PotentialLlc(powers, e.NBeta, 1):F4}, acceptance {e.Run.Diagnostics.MeanAcceptance:F2})");
+            output.WriteLine($"nβ {e.NBeta:G4} ε {e.StepSize:G3}: {e.Lambda:F4} ± {e.StandardError:F4} (exact {NormalCrossingExact.PotentialLlc(powers, e.NBeta, 1):F4}, acceptance {e.Run.Diagnostics.MeanAcceptance:F2}, bulk ESS {e.Run.Diagnostics.BulkEss:F0})");
         }
         var fit = result.Fit;
-        output.WriteLine($"{fit.Correction}: λ = {fit.Lambda:F4} ± {fit.LambdaStandardError:F4} in [{fit.IntervalLow:F4}, {fit.IntervalHigh:F4}], log λ {fit.Log.Lambda:F4}, m {fit.Multiplicity} (real {fit.MultiplicityReal:F2}). {fit.Message}");
-        Assert.Equal(2, fit.Multiplicity);
-        Assert.InRange(fit.Log.Lambda, 0.9 * truth.Lambda, 1.1 * truth.Lambda);
+        var dos = fit.DensityOfStates;
+        Assert.NotNull(dos);
+        output.WriteLine($"{fit.Correction} ({fit.DecidedBy}): λ = {fit.Lambda:F4} in [{fit.IntervalLow:F4}, {fit.IntervalHigh:F4}], m {fit.Multiplicity}; deviances const {dos.Constant.Deviance:F1}, logs {string.Join(" ", dos.Logs.Select(l => $"m{l.Multiplicity}:{l.Deviance:F1}/λ{l.Lambda:G4}"))}, log+nuisance {dos.LogWithPower.Deviance:F1}/λ{dos.LogWithPower.Lambda:G4}, power {dos.Power.Deviance:F1}/λ{dos.Power.Lambda:G4}/δ{dos.Power.Shape:G3}. Means-only log λ {fit.Log.Lambda:F4}. {fit.Message}");
+        Assert.Equal("loss distributions", fit.DecidedBy);
+        if (truth.Multiplicity == 2)
+        {
+            Assert.Equal(TemperatureCorrection.Multiplicity, fit.Correction);
+            Assert.Equal(2, fit.Multiplicity);
+        }
+        else
+        {
+            // The issue's alternative for close exponents: flagged, or honestly ambiguous with an interval that holds λ
+            // (and is still informative: the log-only answer is 12–18% high here, so an interval reaching 25% is not).
+            Assert.True(fit.Correction is TemperatureCorrection.CloseExponent or TemperatureCorrection.Ambiguous, fit.Message);
+            Assert.True(fit.PowerLawSupported, fit.Message);
+            Assert.InRange(fit.IntervalHigh, truth.Lambda, 1.25 * truth.Lambda);
+        }
+        Assert.InRange(fit.Lambda, 0.9 * truth.Lambda, 1.1 * truth.Lambda);
         Assert.InRange(truth.Lambda, fit.IntervalLow, fit.IntervalHigh);
     }
 }

@@ -64,6 +64,12 @@ public sealed record CalibrationCell
     /// </summary>
     public double ExactRejection { get; init; } = double.NaN;
 
+    /// <summary>
+    /// Mean over the same states of tr(nβ·∇²L_n), the loss part of the curvature of U (Hutchinson estimate from the exact
+    /// rejection's own proposals; NaN where that is not measured): SGLD's first-order bias of λ̂ is ε·tr/8.
+    /// </summary>
+    public double CurvatureTrace { get; init; } = double.NaN;
+
     /// <summary>Why the cell got its class (empty for a stable cell).</summary>
     public IReadOnlyList<string> Reasons { get; init; } = [];
 
@@ -232,7 +238,8 @@ public static class Calibration
                 // The exact (full-data) Metropolis rejection of this ε at the states the chains reached: the discretisation
                 // error of the step without the minibatch noise that pollutes the pseudo-MALA estimate.
                 var states = ends.Where(e => e is not null).ToArray();
-                cell = cell with { ExactRejection = ExactRejection(cellLoss, anchor, states!, eps, nBeta, g, baseOptions.Seed) };
+                var (rejection, trace) = ExactRejectionAndCurvature(cellLoss, anchor, states!, eps, nBeta, g, baseOptions.Seed);
+                cell = cell with { ExactRejection = rejection, CurvatureTrace = trace };
             }
             cells[i] = cell;
             options.Progress?.Report((Interlocked.Increment(ref done), specs.Count));
@@ -288,10 +295,42 @@ public static class Calibration
         {
             return new AutoLlcResult(calibration, null, null, ["No usable setting: see the calibration's reasons."]);
         }
-        var (final, reasons) = FinalOptions(calibration, baseOptions, options);
+        var (final, firstReasons) = FinalOptions(calibration, baseOptions, options);
+        var reasons = firstReasons.ToList();
         var anchor = wStar.ToArray();
         var result = estimate is null ? LlcEstimator.Estimate(loss, anchor, final) : estimate(final);
+        // The final run is its own pilot: while its diagnostics say it has not converged, run again with twice the
+        // burn-in and twice the kept steps (the chains' climb from w* is what short cells cannot see).
+        for (int extension = 0; extension < options.MaxExtensions && NotConverged(result, options) is { } why; extension++)
+        {
+            long total = (2L * final.Burnin) + (2L * final.Draws * final.Thinning);
+            if (total > options.MaxStepsPerChain)
+            {
+                reasons.Add($"The final run has not converged ({why}), but twice its length would exceed MaxStepsPerChain = {options.MaxStepsPerChain}; its verdict stands.");
+                break;
+            }
+            final = final with { Burnin = 2 * final.Burnin, Draws = 2 * final.Draws };
+            reasons.Add($"Extended: the run had not converged ({why}); rerun with {final.Burnin} burn-in steps and {(long)final.Draws * final.Thinning} kept steps per chain.");
+            result = estimate is null ? LlcEstimator.Estimate(loss, anchor, final) : estimate(final);
+        }
         return new AutoLlcResult(calibration, final, result, reasons);
+    }
+
+    // Why a final run should be lengthened: its halves disagree, its chains disagree, or its Monte Carlo error is more than
+    // twice the target. Null when none holds.
+    private static string? NotConverged(LlcResult result, CalibrationOptions options)
+    {
+        var d = result.Diagnostics;
+        if (Math.Abs(d.DriftZScore) > 2)
+        {
+            return $"drift between halves {d.DriftZScore:F1} SE";
+        }
+        if (d.RHat > 1.05)
+        {
+            return $"R-hat {d.RHat:F3}";
+        }
+        double relative = result.MonteCarloStandardError / Math.Abs(result.Mean);
+        return relative > 2 * options.TargetRelativeError ? $"Monte Carlo error {relative:P1} of λ̂" : null;
     }
 
     /// <summary>
@@ -316,6 +355,15 @@ public static class Calibration
         long cap = Math.Max(minimum, options.MaxStepsPerChain * 4 / 5);
         long steps = (long)Math.Clamp(needed, minimum, cap);
         long burnin = Math.Max(Math.Max(baseOptions.Burnin, 2 * cellSteps), steps / 4);
+        // Relaxation from w*: on singular models the valleys' flat arms are held only by the localization, so the chains
+        // need a Langevin time (ε × steps) of order 1/γ to fill them, whatever ε is; short cells cannot see this (on the DLN
+        // (5,5,5,5) r = 2 a time of 0.05 leaves λ̂ 17% low, 0.2 about 5%). Unadjusted samplers get BurninLangevinTime/γ as
+        // burn-in, within MaxStepsPerChain.
+        if (baseOptions.Sampler != SamplerKind.Mala && choice.Localization > 0)
+        {
+            double langevin = options.BurninLangevinTime / (choice.Localization * choice.StepSize);
+            burnin = (long)Math.Max(burnin, Math.Min(langevin, options.MaxStepsPerChain - steps));
+        }
         // Keep many draws: the precision estimate came from a cell thinned by CellThinning, and thinning far beyond the
         // autocorrelation time throws information away (at most 20 000 draws per chain, to bound memory).
         int thinning = (int)Math.Max(Math.Max(baseOptions.Thinning, options.CellThinning), Math.Ceiling(steps / 20_000.0));
@@ -373,11 +421,21 @@ public static class Calibration
     /// </summary>
     internal static double ExactRejection<T>(IChainedLoss<T> loss, T[] anchor, T[][] states, double eps, double nBeta, double gamma, ulong seed)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => ExactRejectionAndCurvature(loss, anchor, states, eps, nBeta, gamma, seed).Rejection;
+
+    /// <summary>
+    /// <see cref="ExactRejection{T}"/> and, from the same proposals, a Hutchinson estimate of tr(nβ·∇²L_n): with
+    /// w' − w = √ε·ξ − (ε/2)∇U, ξ·(∇U(w') − ∇U(w))/√ε = ξᵀ∇²U ξ + O(√ε) has mean tr ∇²U = tr(nβ∇²L) + γP.
+    /// </summary>
+    internal static (double Rejection, double Trace) ExactRejectionAndCurvature<T>(IChainedLoss<T> loss, T[] anchor, T[][] states, double eps, double nBeta, double gamma, ulong seed)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (states.Length == 0)
         {
-            return double.NaN;
+            return (double.NaN, double.NaN);
         }
+        double traceSum = 0;
+        var xi = new double[anchor.Length];
         int p = anchor.Length;
         var rng = new Engine.Random.Rng(seed, 0x5EED_CA1Bul);
         var g0 = new double[p];
@@ -392,9 +450,16 @@ public static class Calibration
             {
                 for (int j = 0; j < p; j++)
                 {
-                    w1[j] = T.CreateTruncating(double.CreateTruncating(w0[j]) - (0.5 * eps * g0[j]) + (Math.Sqrt(eps) * rng.NextGaussian()));
+                    xi[j] = rng.NextGaussian();
+                    w1[j] = T.CreateTruncating(double.CreateTruncating(w0[j]) - (0.5 * eps * g0[j]) + (Math.Sqrt(eps) * xi[j]));
                 }
                 double u1 = Potential(loss, anchor, w1, nBeta, gamma, g1);
+                double quadratic = 0;
+                for (int j = 0; j < p; j++)
+                {
+                    quadratic += xi[j] * (g1[j] - g0[j]);
+                }
+                traceSum += (quadratic / Math.Sqrt(eps)) - (gamma * p);
                 // log q(w0 | w1) − log q(w1 | w0) for the Gaussian proposal kernels.
                 double forward = 0, backward = 0;
                 for (int j = 0; j < p; j++)
@@ -411,7 +476,7 @@ public static class Calibration
                 count++;
             }
         }
-        return sum / count;
+        return (sum / count, traceSum / count);
     }
 
     // U(w) = nβ·L_n(w) + (γ/2)||w − w*||² on the full data (in chunks), with its gradient.
@@ -538,9 +603,10 @@ public static class Calibration
 
     // The rule within one (γ, nβ) row, ε descending. The stability edge is the largest ε whose cell neither diverged nor
     // spiked. MALA: the largest such ε with acceptance ≥ the MALA target (exact sampler: ε sets only efficiency).
-    // Full-batch unadjusted samplers: the exact Metropolis rejection r of the largest stable cell (the most mixed, hence
-    // most representative) gives the step of bias ≈ b through r ∝ ε^{3/2}: ε* = ε·(r*/r)^{2/3}, r* = 0.4·√(2·d·b³), d = 2λ̂.
-    // Minibatch samplers: the acceptance estimate measures minibatch noise, so ε* = EdgeFraction·edge. Then the grid cell
+    // Unadjusted samplers: from the largest usable cell with rejection ≤ MaxRejection (the most mixed, hence most
+    // representative, where the first-order model holds) the curvature trace
+    // gives the step of bias ≈ b, ε = 8bλ̂/tr(nβ∇²L), capped where the exact rejection (∝ ε^{3/2}) reaches MaxRejection.
+    // Where neither was measured (masked runs): ε* = EdgeFraction·edge. Then the grid cell
     // at or below ε*; if it and the next smaller cell are both stable and their λ̂ differ beyond the tolerance, one more
     // half-decade down.
     private static CalibrationChoice? SelectInRow(CalibrationCell[] row, bool mala, CalibrationOptions options, List<string> how)
@@ -552,20 +618,28 @@ public static class Calibration
         }
         double edge = live[0].StepSize;
         double target;
+        bool biasModel = false;
         if (mala)
         {
             var fine = live.FirstOrDefault(c => c.Acceptance >= options.MalaTargetAcceptance) ?? live[^1];
             target = fine.StepSize;
             how.Add($"MALA is exact, so ε only sets efficiency: the largest non-diverging step with acceptance ≥ {options.MalaTargetAcceptance:F2} (here {fine.Acceptance:F2}).");
         }
-        else if (live.Where(c => c.ExactRejection > 0).MinBy(c => Math.Abs(Math.Log(c.ExactRejection / Wanted(c, options)))) is { } reference)
+        else if ((live.FirstOrDefault(c => c.CurvatureTrace > 0 && c.ExactRejection > 0 && c.ExactRejection <= options.MaxRejection && c.Lambda > 0)
+            ?? live.LastOrDefault(c => c.CurvatureTrace > 0 && c.ExactRejection > 0 && c.Lambda > 0)) is { } mixed)
         {
-            // Extrapolate from the cell whose rejection is closest to the wanted one: r ∝ ε^{3/2} holds for small steps only.
-            double d = Math.Max(2 * Math.Abs(reference.Lambda), 1);
-            double wanted = Wanted(reference, options);
-            double rejection = reference.ExactRejection;
-            target = Math.Min(edge, reference.StepSize * Math.Pow(wanted / rejection, 2.0 / 3.0));
-            how.Add($"The exact (full-data) Metropolis rejection of the Langevin step, {rejection:G2} at ε = {Fmt(reference.StepSize)} from the states its chains reached, scales as ε^(3/2); a discretisation bias of ≈ {options.BiasBudget:P0} corresponds to rejection ≈ {wanted:G2} (d ≈ 2λ̂ = {d:G3} stiff directions), i.e. ε ≈ {Fmt(target)}.");
+            // (The largest cell whose rejection is at most MaxRejection: beyond it the step's bias is no longer first order
+            // and inflates the λ̂ the rule scales with; on a Gaussian at εq/4 = 0.75 λ̂ was 4× too large.)
+            // The bias model: a direction of curvature q gets SGLD variance 1/(q(1 − εq/4)), i.e. λ̂ gains ε·q/8 per stiff
+            // direction, ε·tr(nβ∇²L)/8 in all, whatever the spread of the curvatures. The trace comes from the most mixed
+            // (largest) usable cell. The exact rejection, ∝ ε^{3/2}, caps the step where the Langevin step itself breaks
+            // down (DLNs: acceptance ≈ 0.6 spiked, 0.7 did not; see docs/sampling-and-llc.md).
+            double byBias = 8 * options.BiasBudget * mixed.Lambda / mixed.CurvatureTrace;
+            double byRejection = mixed.StepSize * Math.Pow(options.MaxRejection / mixed.ExactRejection, 2.0 / 3.0);
+            target = Math.Min(edge, Math.Min(byBias, byRejection));
+            biasModel = true;
+            how.Add($"SGLD's discretisation bias of λ̂ is ≈ ε·tr(nβ∇²L)/8; with tr ≈ {mixed.CurvatureTrace:G3} and λ̂ ≈ {mixed.Lambda:G3} at ε = {Fmt(mixed.StepSize)} (from the states its chains reached), a bias of {options.BiasBudget:P0} means ε ≈ {Fmt(byBias)}. " +
+                $"The exact (full-data) Metropolis rejection there, {mixed.ExactRejection:G2}, scales as ε^(3/2) and reaches {options.MaxRejection:G2} at ε ≈ {Fmt(byRejection)}; the stability edge is {Fmt(edge)}: ε ≈ {Fmt(target)}.");
         }
         else
         {
@@ -589,7 +663,14 @@ public static class Calibration
         }
         var cell = row[index];
         var smaller = index + 1 < row.Length ? row[index + 1] : null;
-        if (cell.Class == CellClass.Stable && smaller is { Class: CellClass.Stable } && !Flat(cell, smaller, options, out double change))
+        if (biasModel && smaller is not null && double.IsFinite(smaller.Lambda) && !Flat(cell, smaller, options, out double rise))
+        {
+            // With a measured bias model the half-decade step is not taken: the model bounds the step's own bias, and a
+            // larger change between short cells is the chains still climbing from w* (on DLNs λ̂ rises with ε at every ε
+            // of the grid, far beyond ε·tr/8). The final run's burn-in is scaled for it (FinalOptions).
+            how.Add($"λ̂ moves {rise:+0.0%;-0.0%} from ε = {Fmt(cell.StepSize)} to {Fmt(smaller.StepSize)} in these short cells, more than the bias model allows: the smaller step has not relaxed from w* yet, so the final run's burn-in is lengthened instead of shrinking ε.");
+        }
+        else if (!biasModel && cell.Class == CellClass.Stable && smaller is { Class: CellClass.Stable } && !Flat(cell, smaller, options, out double change))
         {
             how.Add($"λ̂ still moves {change:+0.0%;-0.0%} from ε = {Fmt(cell.StepSize)} to {Fmt(smaller.StepSize)}: one half-decade smaller.");
             cell = smaller;
@@ -597,10 +678,6 @@ public static class Calibration
         }
         return new CalibrationChoice(Round3(target), cell.NBeta, cell.Localization, cell, cell.Class == CellClass.Stable);
     }
-
-    // The rejection that corresponds to a relative bias b over d = 2λ̂ stiff directions: 0.4·√(2·d·b³).
-    private static double Wanted(CalibrationCell c, CalibrationOptions options) =>
-        0.4 * Math.Sqrt(2 * Math.Max(2 * Math.Abs(c.Lambda), 1) * Math.Pow(options.BiasBudget, 3));
 
     private static bool Flat(CalibrationCell a, CalibrationCell b, CalibrationOptions options, out double change)
     {

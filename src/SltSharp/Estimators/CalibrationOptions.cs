@@ -47,12 +47,31 @@ public sealed record CalibrationOptions
     public int CellThinning { get; init; } = 5;
 
     /// <summary>
-    /// Full-batch unadjusted samplers: the relative discretisation bias b the chosen step may cause. For a Langevin step
-    /// the bias of a direction with curvature q is ≈ εq/4 while the exact Metropolis log-ratio has variance
-    /// ≈ d·(εq)³/32 over d such directions, so the rejection rate that corresponds to bias b is ≈ 0.4·√(2·d·b³);
-    /// d is taken as 2λ̂ (each stiff direction adds ½ to λ).
+    /// Unadjusted samplers: the relative discretisation bias b of λ̂ the chosen step may cause. A Langevin step inflates
+    /// the variance of a direction of curvature q by ≈ εq/4, so λ̂ gains ≈ ε·tr(nβ∇²L)/8; the trace is measured at the
+    /// states a calibration cell reached, and ε = 8bλ̂/tr.
     /// </summary>
     public double BiasBudget { get; init; } = 0.02;
+
+    /// <summary>
+    /// Unadjusted samplers: the largest exact Metropolis rejection of the Langevin step the chosen ε may have (extrapolated
+    /// as ε^{3/2} from the cell the bias model used). Guards the bias model, which is first order in ε.
+    /// </summary>
+    public double MaxRejection { get; init; } = 0.3;
+
+
+    /// <summary>
+    /// For <see cref="Calibration.EstimateAuto{T}"/> with unadjusted samplers: the final run's burn-in covers at least
+    /// this Langevin time (ε × steps) times 1/γ, the time scale on which the localization confines the flat directions.
+    /// </summary>
+    public double BurninLangevinTime { get; init; } = 0.25;
+
+    /// <summary>
+    /// For <see cref="Calibration.EstimateAuto{T}"/>: how many times the final run may be repeated with twice the steps
+    /// when its own diagnostics show it has not converged (drift between halves, R-hat, or a Monte Carlo error above
+    /// twice the target).
+    /// </summary>
+    public int MaxExtensions { get; init; } = 2;
 
     /// <summary>
     /// Minibatch samplers (whose acceptance estimate mostly measures minibatch noise): the chosen step as a fraction of the
@@ -102,8 +121,9 @@ public sealed record CalibrationOptions
         Require(CellChains >= 2, $"CellChains = {CellChains}: R-hat needs at least 2 chains per cell.");
         Require(CellBurnin >= 0 && CellDraws >= 50 && CellThinning >= 1, $"Cells need burn-in ≥ 0, ≥ 50 draws and thinning ≥ 1 (got {CellBurnin}, {CellDraws}, {CellThinning}).");
         Require(MalaTargetAcceptance is > 0 and < 1, "MalaTargetAcceptance must lie in (0, 1).");
-        Require(BiasBudget is > 0 and < 1 && EdgeFraction is > 0 and <= 1 && FlatnessTolerance > 0, "BiasBudget must lie in (0, 1), EdgeFraction in (0, 1] and FlatnessTolerance be > 0.");
+        Require(BiasBudget is > 0 and < 1 && MaxRejection is > 0 and < 1 && EdgeFraction is > 0 and <= 1 && FlatnessTolerance > 0, "BiasBudget and MaxRejection must lie in (0, 1), EdgeFraction in (0, 1] and FlatnessTolerance be > 0.");
         Require(Parallelism >= 1, $"Parallelism = {Parallelism}: must be ≥ 1.");
         Require(TargetRelativeError > 0 && MaxStepsPerChain > 0, "TargetRelativeError and MaxStepsPerChain must be > 0.");
+        Require(BurninLangevinTime >= 0 && MaxExtensions >= 0, "BurninLangevinTime and MaxExtensions must be ≥ 0.");
     }
 }

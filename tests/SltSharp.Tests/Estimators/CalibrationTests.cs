@@ -65,6 +65,19 @@ public class CalibrationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void CurvatureTraceOfTheBiasModelMatchesTheGaussian()
+    {
+        // The Hutchinson trace from the rejection's own proposals estimates tr(nβ∇²L) = nβ·a = 200 here (γ removed). Each
+        // proposal gives q·ξ² (variance 2q²), so 400 states × 16 proposals have a relative SE of √(2/6400) ≈ 1.8%; 4 SE ≈ 7%.
+        var loss = new QuadraticPotential<double>([A], [0.0]);
+        var rng = new Engine.Random.Rng(13, 0);
+        var states = Enumerable.Range(0, 400).Select(_ => new[] { rng.NextGaussian() / Math.Sqrt(Q) }).ToArray();
+        var (_, trace) = Calibration.ExactRejectionAndCurvature(loss, [0.0], states, 1e-4, NBeta, Gamma, 5);
+        output.WriteLine($"trace {trace:G4} vs {NBeta * A}");
+        Assert.InRange(trace, NBeta * A * 0.93, NBeta * A * 1.07);
+    }
+
+    [Fact]
     public void AutoMalaLandsOnTheExactFiniteTemperatureValue()
     {
         // Powers (1,1) at t = 100, γ = 1: exact t·E[K] = 0.354 (slt-reference §1b), multiplicity 2, so λ̂ is far below 1/2.

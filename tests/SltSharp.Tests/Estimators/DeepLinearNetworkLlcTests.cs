@@ -24,12 +24,12 @@ namespace SltSharp.Tests.Estimators;
 /// </remarks>
 public class DeepLinearNetworkLlcTests(ITestOutputHelper output)
 {
-    private void Check(int[] widths, int rank, double stepSize, int draws, int thinning, ulong seed, int threads = 1)
+    private void Check(int[] widths, int rank, double stepSize, int draws, int thinning, ulong seed, int threads = 1, int burnin = 5_000)
     {
         var (model, teacher) = DeepLinearNetwork<double>.CreateTeacherTask(widths, rank, 10_000, seed);
         var options = new LlcOptions
         {
-            Sampler = SamplerKind.Sgld, StepSize = stepSize, Localization = 1, Chains = 4, Burnin = 5_000, Draws = draws,
+            Sampler = SamplerKind.Sgld, StepSize = stepSize, Localization = 1, Chains = 4, Burnin = burnin, Draws = draws,
             Thinning = thinning, BatchSize = 100, Seed = seed, Threads = threads,
         };
         var result = LlcEstimator.Estimate(model, teacher, options);
@@ -57,11 +57,35 @@ public class DeepLinearNetworkLlcTests(ITestOutputHelper output)
     public void AllReducedRankRegressionShapesMatchAoyagi(int[] widths, int rank, double stepSize)
         => Check(widths, rank, stepSize, 4_000, 20, 3, threads: 2);
 
+    /// <summary>
+    /// Reduced default-suite version of <see cref="DeepLinearNetworksMatchAoyagi"/>: the 3-layer (5,5,5,5) r = 2 net (λ = 11)
+    /// at ε = 2e-6 with 20k burn-in steps. Measured 10.75 ± 0.29 (−2.3%, 14 s on the loaded 2-core machine).
+    /// </summary>
+    [Fact]
+    public void ThreeLayerNetworkMatchesAoyagi() => Check([5, 5, 5, 5], 2, 2e-6, 400, 25, 4, threads: 2, burnin: 20_000);
+
+    /// <summary>
+    /// Three depths (3, 4 and 6 layers, 75 to 10⁴ parameters), reduced-rank teachers, n = 10⁴, batch 100, nβ = n/ln n.
+    /// </summary>
+    /// <remarks>
+    /// <para>Why the settings differ from the reduced-rank shapes. Chains start at w* (loss 0) and must climb to
+    /// E[L] ≈ λ/nβ through directions in which the loss is a product of several perturbations (order 4, 6, … in the
+    /// distance from w*, more of them the deeper the net). Those directions are flat, so their posterior spread is wide
+    /// and SGLD needs ~spread²/ε steps to fill it: with the 5k burn-in and ε = 5e-7 of the RRR tests, (5,5,5,5) r = 2 gave
+    /// 7.2 after 15k steps and 9.18 after 105k (λ = 11), still climbing; (6,…,6) r = 2 gave −28% at ε = 1e-6 after 100k.
+    /// Raising ε buys mixing but adds discretisation bias, which is positive here: (5,5,5,5) r = 2 at stationarity
+    /// gives +5% at ε = 2e-6 (100k steps), and already after 25k steps +24% at 5e-6 and +70% at 1e-5. The settings below are the largest ε whose bias stays a few
+    /// percent (fixed-batch acceptance ≈ 0.7–0.9) with a burn-in long enough for R-hat ≈ 1.0–1.05.</para>
+    /// <para>Measured (seed 4, 4 chains): (5,5,5,5) r 2, ε 1e-6, 200k steps: 10.62 ± 0.31 vs 11 (−3.5%);
+    /// (10,20,30,40,50) r 5, ε 1e-7, 70k steps: 168.4 ± 1.6 vs 175 (−3.8%; at ε 2e-7 one chain of four spiked to 359);
+    /// (6,6,6,6,6,6,6) r 2, ε 4e-6, 100k steps: 14.38 ± 0.32 vs 15 (−4.1%; multiplicity 9, so −(θ−1)/ln t ≈ −5% is expected). The 10% tolerance is ≥ 2× every measured error:
+    /// MCSE ≤ 3.5% is asserted, the rest is the remaining discretisation/mixing bias of a few percent.</para>
+    /// </remarks>
     [Theory]
     [Trait("Category", "Slow")]
-    [InlineData(new[] { 5, 5, 5, 5 }, 2, 5e-7)]
-    [InlineData(new[] { 10, 20, 30, 40, 50 }, 5, 2e-7)]
-    [InlineData(new[] { 50, 50, 50, 50, 50 }, 10, 1e-7)]
-    public void DeepLinearNetworksMatchAoyagi(int[] widths, int rank, double stepSize)
-        => Check(widths, rank, stepSize, 4_000, 25, 4, threads: 2);
+    [InlineData(new[] { 5, 5, 5, 5 }, 2, 1e-6, 100_000, 250)]
+    [InlineData(new[] { 10, 20, 30, 40, 50 }, 5, 1e-7, 60_000, 25)]
+    [InlineData(new[] { 6, 6, 6, 6, 6, 6, 6 }, 2, 4e-6, 50_000, 125)]
+    public void DeepLinearNetworksMatchAoyagi(int[] widths, int rank, double stepSize, int burnin, int thinning)
+        => Check(widths, rank, stepSize, 400, thinning, 4, threads: 2, burnin: burnin);
 }

@@ -230,6 +230,13 @@ public static class IclExperiment
         return new IclRunResult(options, set.CountPerChain, evaluations, checkpoints, DetectStages(checkpoints), gap, trainingSeconds, llcSeconds);
     }
 
+    /// <summary>Parameters of the transformer these settings train (without training it).</summary>
+    public static int ParameterCount(IclRunOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new IclTransformer<float>(options.Dimension, options.Pairs, options.Model).Build(1, new Rng(0, 0)).CountPerChain;
+    }
+
     /// <summary>Stages on λ̂ against ln t, with the reference loss L(w*) for Δloss; null with fewer than 4 usable checkpoints.</summary>
     public static StageDetectionResult? DetectStages(IReadOnlyList<IclCheckpoint> checkpoints)
     {

@@ -23,6 +23,7 @@ internal static class ExperimentIclCommand
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout: { \"runs\": [ one entry per M ] }." };
         var m = new Option<string>("--m") { Description = "Task diversities M to sweep, comma-separated; 'inf' for fresh Gaussian tasks.", DefaultValueFactory = _ => "4,16,64,inf" };
         var steps = OptionParsing.OptionalInt("--steps", "Adam steps per run (default 6000; --quick 300).", 10);
+        var checkpoints = OptionParsing.OptionalInt("--checkpoints", "Log-spaced checkpoints at which the LLC is estimated (default 12; --quick 5).", 1);
         var seed = new Option<ulong>("--seed") { Description = "Seed of tasks, initialisation, data and samplers.", DefaultValueFactory = _ => 1UL };
         var noHeads = new Option<bool>("--no-head-llc") { Description = "Skip the weight-refined LLC of each attention head (about halves the time)." };
         var threads = OptionParsing.BoundedInt("--threads", "Runs (values of M) trained in parallel; results do not depend on it.", Math.Min(Environment.ProcessorCount, 2), 1);
@@ -30,7 +31,7 @@ internal static class ExperimentIclCommand
         var noStore = new Option<bool>("--no-store") { Description = "Do not record the runs." };
         var command = new Command("icl", "In-context linear regression transformer over task diversities M: distances to dMMSE/ridge, LLC over training, stages, per-head LLC.")
         {
-            quick, json, m, steps, seed, noHeads, threads, store, noStore,
+            quick, json, m, steps, checkpoints, seed, noHeads, threads, store, noStore,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -40,6 +41,7 @@ internal static class ExperimentIclCommand
             template = template with
             {
                 Steps = parse.GetValue(steps) ?? template.Steps,
+                Checkpoints = parse.GetValue(checkpoints) ?? template.Checkpoints,
                 Seed = parse.GetValue(seed),
                 HeadLlc = !parse.GetValue(noHeads),
             };

@@ -157,8 +157,10 @@ internal static class ExperimentIclCommand
     private static JsonObject ToJson(IclRunResult r)
     {
         var stages = new JsonArray();
-        foreach (var s in r.Stages?.Stages ?? [])
+        var stageList = r.Stages?.Stages ?? [];
+        for (int i = 0; i < stageList.Count; i++)
         {
+            var s = stageList[i];
             stages.Add(new JsonObject
             {
                 ["start"] = s.StartStep,
@@ -166,6 +168,9 @@ internal static class ExperimentIclCommand
                 ["type"] = s.Type.ToString(),
                 ["delta_llc"] = Finite(s.DeltaLlc),
                 ["delta_loss"] = s.DeltaLoss is { } dl ? Finite(dl) : null,
+                ["delta_llc_se"] = Finite(s.DeltaLlcStandardError),
+                // Fraction of posterior draws of the smoothed curve that put a boundary here (null for the last stage).
+                ["end_confidence"] = i < r.Stages!.Boundaries.Count ? Finite(r.Stages.Boundaries[i].Confidence) : null,
             });
         }
         var o = r.Options;

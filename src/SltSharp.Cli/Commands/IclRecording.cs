@@ -113,9 +113,10 @@ internal static class IclRecording
         }
         if (result.Stages is { } stages)
         {
-            store.SaveStages(runId, [.. stages.Stages.Select(s => new StageRecord(
+            store.SaveStages(runId, [.. stages.Stages.Select((s, i) => new StageRecord(
                 (long)Math.Round(s.StartStep), (long)Math.Round(s.EndStep), s.Type.ToString(),
-                string.Create(CultureInfo.InvariantCulture, $"{s.Type} (Δλ̂ {s.DeltaLlc:+0.0;-0.0})")))]);
+                string.Create(CultureInfo.InvariantCulture, $"{s.Type} (Δλ̂ {s.DeltaLlc:+0.0;-0.0})"),
+                s.DeltaLlc, s.DeltaLoss, i < stages.Boundaries.Count ? stages.Boundaries[i].Confidence : null))]);
         }
     }
 

@@ -63,10 +63,15 @@ public sealed record IclRunOptions
     /// <summary>Also estimate the weight-refined LLC of every attention head at every checkpoint.</summary>
     public bool HeadLlc { get; init; } = true;
 
-    /// <summary>SGLD settings of the per-head LLCs (Wang et al. use nβ 30, γ 100–200, 4 chains × 200 draws).</summary>
+    /// <summary>
+    /// SGLD settings of the per-head LLCs (Wang et al. use nβ 30, γ 100–200, batch 32, 4 chains × 200 draws). Eight
+    /// heads × 12 checkpoints make these the bulk of the run: at 4 chains × 150 steps × batch 64 they cost 4× the
+    /// whole-model LLC and the default sweep ~60 min on 2 cores; 2 chains at batch 32 cost a quarter of that
+    /// (docs/icl.md has the CPU-time budget). Burn-in 50 is 2.5 localization times 2/(εγ).
+    /// </summary>
     public LlcOptions HeadLlcOptions { get; init; } = new()
     {
-        StepSize = 1e-3, NBeta = 60, Localization = 100, Chains = 4, Burnin = 50, Draws = 100, BatchSize = 64,
+        StepSize = 1e-3, NBeta = 60, Localization = 100, Chains = 2, Burnin = 50, Draws = 100, BatchSize = 32,
     };
 }
 

@@ -23,6 +23,7 @@ internal static class ExperimentIclCommand
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout: { \"runs\": [ one entry per M ] }." };
         var m = new Option<string>("--m") { Description = "Task diversities M to sweep, comma-separated; 'inf' for fresh Gaussian tasks.", DefaultValueFactory = _ => "4,16,64,inf" };
         var steps = OptionParsing.OptionalInt("--steps", "Adam steps per run (default 6000; --quick 300).", 10);
+        var checkpoints = OptionParsing.OptionalInt("--checkpoints", "Log-spaced checkpoints at which the LLC is estimated (default 12; --quick 5).", 1);
         var seed = new Option<ulong>("--seed") { Description = "Seed of tasks, initialisation, data and samplers.", DefaultValueFactory = _ => 1UL };
         var noHeads = new Option<bool>("--no-head-llc") { Description = "Skip the weight-refined LLC of each attention head (about halves the time)." };
         var threads = OptionParsing.BoundedInt("--threads", "Runs (values of M) trained in parallel; results do not depend on it.", Math.Min(Environment.ProcessorCount, 2), 1);
@@ -30,7 +31,7 @@ internal static class ExperimentIclCommand
         var noStore = new Option<bool>("--no-store") { Description = "Do not record the runs." };
         var command = new Command("icl", "In-context linear regression transformer over task diversities M: distances to dMMSE/ridge, LLC over training, stages, per-head LLC.")
         {
-            quick, json, m, steps, seed, noHeads, threads, store, noStore,
+            quick, json, m, steps, checkpoints, seed, noHeads, threads, store, noStore,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -40,6 +41,7 @@ internal static class ExperimentIclCommand
             template = template with
             {
                 Steps = parse.GetValue(steps) ?? template.Steps,
+                Checkpoints = parse.GetValue(checkpoints) ?? template.Checkpoints,
                 Seed = parse.GetValue(seed),
                 HeadLlc = !parse.GetValue(noHeads),
             };
@@ -48,40 +50,60 @@ internal static class ExperimentIclCommand
             // underneath only spins (measured: half the wall time of a --quick run went to BLAS threads' system time).
             Engine.Linalg.OpenBlas.SetNumThreads(1);
             var log = asJson ? null : new Action<string>(line => { lock (context.Output) { context.Output.WriteLine(line); } });
-            var results = new IclRunResult[diversities.Count];
+            // Each M is recorded as soon as it finishes, and M values whose run with these exact settings is already
+            // complete in the store are read back instead of rerun: an interrupted sweep resumes where it stopped.
+            using var resultsStore = parse.GetValue(noStore) ? null : Store.SqliteResultsStore.Open(parse.GetValue(store)!);
+            var storeLock = new object();
+            var entries = new JsonObject[diversities.Count];
+            var pending = new List<int>();
+            for (int i = 0; i < diversities.Count; i++)
+            {
+                var runOptions = template with { TaskCount = diversities[i] };
+                if (resultsStore is not null && IclRecording.FindCompleted(resultsStore, runOptions, isQuick) is { } done)
+                {
+                    entries[i] = done.Summary;
+                    entries[i]["run_id"] = done.RunId;
+                    entries[i]["resumed"] = true;
+                    log?.Invoke($"M = {runOptions.TaskCount?.ToString(CultureInfo.InvariantCulture) ?? "inf"}: already complete in run {done.RunId}, not rerun");
+                }
+                else
+                {
+                    pending.Add(i);
+                }
+            }
             try
             {
-                Parallel.For(0, diversities.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellationToken },
-                    i => results[i] = IclExperiment.Run(template with { TaskCount = diversities[i] }, log, cancellationToken));
+                Parallel.For(0, pending.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Math.Min(parallel, pending.Count)), CancellationToken = cancellationToken },
+                    j =>
+                    {
+                        int i = pending[j];
+                        var result = IclExperiment.Run(template with { TaskCount = diversities[i] }, log, cancellationToken);
+                        var entry = ToJson(result);
+                        long? runId = null;
+                        if (resultsStore is not null)
+                        {
+                            lock (storeLock)
+                            {
+                                runId = IclRecording.Record(resultsStore, result, isQuick, (JsonObject)entry.DeepClone());
+                            }
+                        }
+                        entry["run_id"] = runId;
+                        entry["resumed"] = false;
+                        entries[i] = entry;
+                    });
             }
             catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
             {
                 // Show the first run's error as the command's own (the top level turns it into a one-line message).
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
             }
-            var runIds = new long?[results.Length];
-            if (!parse.GetValue(noStore))
-            {
-                using var results1 = Store.SqliteResultsStore.Open(parse.GetValue(store)!);
-                for (int i = 0; i < results.Length; i++)
-                {
-                    runIds[i] = IclRecording.Record(results1, results[i], isQuick);
-                }
-            }
             if (asJson)
             {
-                var runs = new JsonArray();
-                for (int i = 0; i < results.Length; i++)
-                {
-                    var entry = ToJson(results[i]);
-                    entry["run_id"] = runIds[i];
-                    runs.Add(entry);
-                }
-                context.Output.WriteLine(new JsonObject { ["quick"] = isQuick, ["runs"] = runs }.ToJsonString(JsonOptions));
+                context.Output.WriteLine(new JsonObject { ["quick"] = isQuick, ["runs"] = new JsonArray([.. entries]) }.ToJsonString(JsonOptions));
             }
             else
             {
-                PrintSummary(context.Output, results, runIds);
+                PrintSummary(context.Output, entries);
             }
             return Task.FromResult(0);
         });
@@ -135,8 +157,10 @@ internal static class ExperimentIclCommand
     private static JsonObject ToJson(IclRunResult r)
     {
         var stages = new JsonArray();
-        foreach (var s in r.Stages?.Stages ?? [])
+        var stageList = r.Stages?.Stages ?? [];
+        for (int i = 0; i < stageList.Count; i++)
         {
+            var s = stageList[i];
             stages.Add(new JsonObject
             {
                 ["start"] = s.StartStep,
@@ -144,6 +168,9 @@ internal static class ExperimentIclCommand
                 ["type"] = s.Type.ToString(),
                 ["delta_llc"] = Finite(s.DeltaLlc),
                 ["delta_loss"] = s.DeltaLoss is { } dl ? Finite(dl) : null,
+                ["delta_llc_se"] = Finite(s.DeltaLlcStandardError),
+                // Fraction of posterior draws of the smoothed curve that put a boundary here (null for the last stage).
+                ["end_confidence"] = i < r.Stages!.Boundaries.Count ? Finite(r.Stages.Boundaries[i].Confidence) : null,
             });
         }
         var o = r.Options;
@@ -175,19 +202,22 @@ internal static class ExperimentIclCommand
         };
     }
 
-    private static void PrintSummary(TextWriter output, IReadOnlyList<IclRunResult> results, IReadOnlyList<long?> runIds)
+    private static void PrintSummary(TextWriter output, IReadOnlyList<JsonObject> entries)
     {
         output.WriteLine();
         output.WriteLine("   M   dist→dMMSE  dist→ridge  min dist→ridge (step)   final λ̂   stages");
-        for (int i = 0; i < results.Count; i++)
+        static double Number(JsonNode? node) => node is null ? double.NaN : node.GetValue<double>();
+        foreach (var e in entries)
         {
-            var r = results[i];
-            string stages = r.Stages is null ? "—" : string.Join(" ", r.Stages.Stages.Select(s => $"{s.Type}[{s.StartStep:0}–{s.EndStep:0}]"));
+            string stages = e["stages"] is JsonArray { Count: > 0 } list
+                ? string.Join(" ", list.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s!["type"]}[{Number(s["start"]):0}–{Number(s["end"]):0}]")))
+                : "—";
+            double finalLlc = e["llc"] is JsonArray { Count: > 0 } llc ? Number(llc[^1]!["mean"]) : double.NaN;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.TaskCountLabel,4}   {r.FinalDistanceDmmse,10:0.0000}  {r.FinalDistanceRidge,10:0.0000}  {r.MinDistanceRidge,10:0.0000} ({r.MinDistanceRidgeStep,6})   {r.Checkpoints[^1].Llc.Mean,7:0.0}   {stages}"));
+                $"{e["m"],4}   {Number(e["final_distance_dmmse"]),10:0.0000}  {Number(e["final_distance_ridge"]),10:0.0000}  {Number(e["min_distance_ridge"]),10:0.0000} ({e["min_distance_ridge_step"],6})   {finalLlc,7:0.0}   {stages}"));
         }
         output.WriteLine("Distances: mean squared difference of predictions on probe sequences with tasks from N(0, I); for M = inf dMMSE is ridge.");
-        var ids = runIds.Where(id => id is not null).ToList();
+        var ids = entries.Select(e => e["run_id"]).Where(id => id is not null).ToList();
         if (ids.Count > 0)
         {
             output.WriteLine($"recorded runs {string.Join(", ", ids)}: slt report {ids[0]}");

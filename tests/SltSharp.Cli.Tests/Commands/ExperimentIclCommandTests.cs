@@ -55,6 +55,91 @@ public sealed class ExperimentIclCommandTests : IDisposable
         Assert.Contains("head l1h1", text);
     }
 
+    [Fact]
+    public async Task A_killed_sweep_reruns_only_the_task_diversities_it_had_not_finished()
+    {
+        // Quick model, 120 steps, no head LLCs: each M takes seconds; M = 4 runs first (one run at a time), so the
+        // process can be killed after M = 4 is recorded and before M = inf is.
+        string store = _folder.File("slt.db");
+        string[] sweep = ["experiment", "icl", "--quick", "--json", "--no-head-llc", "--steps", "120", "--threads", "1", "--m", "4,inf", "--store", store];
+        using (var child = Start(sweep))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(300);
+            while (CompletedRuns(store).Count == 0)
+            {
+                if (child.HasExited)
+                {
+                    Assert.Fail("the sweep ended before its first M was seen recorded: " + await child.StandardError.ReadToEndAsync());
+                }
+                Assert.True(DateTime.UtcNow < deadline, "no M was recorded within 300 s");
+                await Task.Delay(50);
+            }
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync();
+        }
+        var before = CompletedRuns(store);
+        Assert.True(before.Count == 1, $"{before.Count} runs were complete when the sweep was killed; the test needs an interrupted sweep.");
+
+        var (exit, stdout, stderr) = await Run(sweep);
+        Assert.True(exit == 0, stderr);
+        var runs = JsonDocument.Parse(stdout).RootElement.GetProperty("runs").EnumerateArray().ToList();
+        var reused = Assert.Single(runs, r => r.GetProperty("resumed").GetBoolean());
+        Assert.Equal(before[0], reused.GetProperty("run_id").GetInt64());
+        Assert.Equal(2, CompletedRuns(store).Count);
+
+        // The reused entry is the run's own numbers: an uninterrupted run of that M alone gives the same.
+        string m = reused.GetProperty("m").ToString();
+        var (exit2, fresh, stderr2) = await Run("experiment", "icl", "--quick", "--json", "--no-head-llc", "--steps", "120", "--m", m, "--no-store");
+        Assert.True(exit2 == 0, stderr2);
+        var reference = JsonDocument.Parse(fresh).RootElement.GetProperty("runs")[0];
+        foreach (string field in new[] { "final_distance_dmmse", "final_distance_ridge", "min_distance_ridge" })
+        {
+            Assert.Equal(reference.GetProperty(field).GetDouble(), reused.GetProperty(field).GetDouble());
+        }
+        Assert.Equal(reference.GetProperty("llc").GetRawText(), reused.GetProperty("llc").GetRawText());
+
+        // A different setting (here the seed) is a different experiment: nothing is reused.
+        (exit, stdout, stderr) = await Run("experiment", "icl", "--quick", "--json", "--no-head-llc", "--steps", "120", "--m", "4", "--seed", "2", "--store", store);
+        Assert.True(exit == 0, stderr);
+        Assert.False(JsonDocument.Parse(stdout).RootElement.GetProperty("runs")[0].GetProperty("resumed").GetBoolean());
+    }
+
+    /// <summary>
+    /// The published targets on the full default sweep (M = 4, 16, 64, inf; see docs/icl.md for what was measured):
+    /// M = 4 ends nearer dMMSE than ridge, M = 64 nearer ridge than dMMSE, and the M = inf run shows at least three
+    /// stages on its LLC curve. Takes the default run's time (tens of minutes on 2 cores), hence Slow.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Default_sweep_reproduces_which_task_diversities_end_where_and_three_stages_at_m_inf()
+    {
+        var (exit, stdout, stderr) = await Run("experiment", "icl", "--json", "--no-store");
+        Assert.True(exit == 0, stderr);
+        var runs = JsonDocument.Parse(stdout).RootElement.GetProperty("runs").EnumerateArray().ToDictionary(r => r.GetProperty("m").ToString());
+        double Final(string m, string baseline) => runs[m].GetProperty("final_distance_" + baseline).GetDouble();
+        Assert.True(Final("4", "dmmse") < Final("4", "ridge"), $"M = 4 should end near dMMSE: {Final("4", "dmmse")} vs ridge {Final("4", "ridge")}");
+        Assert.True(Final("64", "ridge") < Final("64", "dmmse"), $"M = 64 should end near ridge: {Final("64", "ridge")} vs dMMSE {Final("64", "dmmse")}");
+        int stages = runs["inf"].GetProperty("stages").GetArrayLength();
+        Assert.True(stages >= 3, $"M = inf shows {stages} stages; the target is at least three.");
+    }
+
+    private static List<long> CompletedRuns(string store)
+    {
+        if (!File.Exists(store))
+        {
+            return [];
+        }
+        try
+        {
+            using var results = SltSharp.Store.SqliteResultsStore.Open(store);
+            return [.. results.ListRuns().Where(r => r.Status == SltSharp.Store.RunStatus.Completed).Select(r => r.Id)];
+        }
+        catch (Exception ex) when (ex is SltSharp.Store.ResultsStoreException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            return []; // the child is creating the store right now: look again
+        }
+    }
+
     [Theory]
     [InlineData("4,x")]
     [InlineData("0")]

@@ -63,10 +63,15 @@ public sealed record IclRunOptions
     /// <summary>Also estimate the weight-refined LLC of every attention head at every checkpoint.</summary>
     public bool HeadLlc { get; init; } = true;
 
-    /// <summary>SGLD settings of the per-head LLCs (Wang et al. use nβ 30, γ 100–200, 4 chains × 200 draws).</summary>
+    /// <summary>
+    /// SGLD settings of the per-head LLCs (Wang et al. use nβ 30, γ 100–200, batch 32, 4 chains × 200 draws). Eight
+    /// heads × 12 checkpoints make these the bulk of the run: at 4 chains × 150 steps × batch 64 they cost 4× the
+    /// whole-model LLC and the default sweep ~60 min on 2 cores; 2 chains at batch 32 cost a quarter of that
+    /// (docs/icl.md has the CPU-time budget). Burn-in 50 is 2.5 localization times 2/(εγ).
+    /// </summary>
     public LlcOptions HeadLlcOptions { get; init; } = new()
     {
-        StepSize = 1e-3, NBeta = 60, Localization = 100, Chains = 4, Burnin = 50, Draws = 100, BatchSize = 64,
+        StepSize = 1e-3, NBeta = 60, Localization = 100, Chains = 2, Burnin = 50, Draws = 100, BatchSize = 32,
     };
 }
 
@@ -199,7 +204,9 @@ public static class IclExperiment
             }
         }
         double trainingSeconds = clock.Elapsed.TotalSeconds;
-        log?.Invoke($"M = {label}: trained {options.Steps} steps in {trainingSeconds:0.0} s; distance to dMMSE {evaluations[^1].DistanceDmmse:0.0000}, to ridge {evaluations[^1].DistanceRidge:0.0000}");
+        var closest = evaluations.MinBy(e => e.DistanceRidge)!;
+        log?.Invoke($"M = {label}: trained {options.Steps} steps in {trainingSeconds:0.0} s; distance to dMMSE {evaluations[^1].DistanceDmmse:0.0000}, to ridge {evaluations[^1].DistanceRidge:0.0000} (closest {closest.DistanceRidge:0.0000} at step {closest.Step}; dMMSE–ridge {gap:0.0000})");
+        log?.Invoke($"M = {label}: step: distance to dMMSE / to ridge: " + string.Join("  ", evaluations.Select(e => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{e.Step}: {e.DistanceDmmse:0.000}/{e.DistanceRidge:0.000}"))));
 
         // LLC: a fixed dataset of n sequences from the training distribution (the data the model was trained on).
         var llcData = task.Sample(options.LlcSequences, new Rng(options.Seed, 14));
@@ -230,19 +237,48 @@ public static class IclExperiment
         return new IclRunResult(options, set.CountPerChain, evaluations, checkpoints, DetectStages(checkpoints), gap, trainingSeconds, llcSeconds);
     }
 
+    /// <summary>Parameters of the transformer these settings train (without training it).</summary>
+    public static int ParameterCount(IclRunOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new IclTransformer<float>(options.Dimension, options.Pairs, options.Model).Build(1, new Rng(0, 0)).CountPerChain;
+    }
+
     /// <summary>Stages on λ̂ against ln t, with the reference loss L(w*) for Δloss; null with fewer than 4 usable checkpoints.</summary>
     public static StageDetectionResult? DetectStages(IReadOnlyList<IclCheckpoint> checkpoints)
     {
         ArgumentNullException.ThrowIfNull(checkpoints);
-        var usable = checkpoints.Where(c => double.IsFinite(c.Llc.Mean) && double.IsFinite(c.Llc.StandardError)).ToList();
+        return DetectStages(
+            [.. checkpoints.Select(c => (double)c.Step)],
+            [.. checkpoints.Select(c => c.Llc.Mean)],
+            [.. checkpoints.Select(c => c.Llc.StandardError)],
+            [.. checkpoints.Select(c => c.Llc.MonteCarloStandardError)],
+            [.. checkpoints.Select(c => c.Llc.ReferenceLoss)]);
+    }
+
+    /// <summary>
+    /// Stages on λ̂ against ln t from per-checkpoint numbers: the noise of each λ̂ is the larger of the between-chain
+    /// standard error and the Monte Carlo standard error (from the effective sample size). With 4 chains the
+    /// between-chain spread is itself a 3-degree-of-freedom guess and was up to 4× below the MCSE on the ICL curve
+    /// (docs/icl.md); taking it alone would let chain-to-chain luck pass for a stage. Null with fewer than 4 usable
+    /// checkpoints.
+    /// </summary>
+    public static StageDetectionResult? DetectStages(double[] steps, double[] llc, double[] standardErrors, double[] monteCarloStandardErrors, double[] referenceLosses)
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        ArgumentNullException.ThrowIfNull(llc);
+        ArgumentNullException.ThrowIfNull(standardErrors);
+        ArgumentNullException.ThrowIfNull(monteCarloStandardErrors);
+        ArgumentNullException.ThrowIfNull(referenceLosses);
+        var usable = Enumerable.Range(0, steps.Length).Where(i => double.IsFinite(llc[i]) && double.IsFinite(standardErrors[i])).ToList();
         if (usable.Count < 4)
         {
             return null;
         }
         // A zero standard error (e.g. one surviving chain) would make the GP interpolate noise: floor it at 1% of |λ̂|.
-        double[] se = [.. usable.Select(c => Math.Max(c.Llc.StandardError, Math.Max(1e-3, 0.01 * Math.Abs(c.Llc.Mean))))];
-        return StageDetection.Detect(
-            [.. usable.Select(c => (double)c.Step)], [.. usable.Select(c => c.Llc.Mean)], se, [.. usable.Select(c => c.Llc.ReferenceLoss)]);
+        double[] se = [.. usable.Select(i => Math.Max(Math.Max(standardErrors[i], double.IsFinite(monteCarloStandardErrors[i]) ? monteCarloStandardErrors[i] : 0),
+            Math.Max(1e-3, 0.01 * Math.Abs(llc[i]))))];
+        return StageDetection.Detect([.. usable.Select(i => steps[i])], [.. usable.Select(i => llc[i])], se, [.. usable.Select(i => referenceLosses[i])]);
     }
 
     /// <summary><paramref name="count"/> distinct integer steps from <paramref name="first"/> to <paramref name="last"/>, log-spaced, always including both ends.</summary>

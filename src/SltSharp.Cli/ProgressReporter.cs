@@ -23,7 +23,7 @@ public sealed class ProgressReporter : IDisposable
     public static readonly TimeSpan DefaultLogInterval = TimeSpan.FromSeconds(5);
 
     private readonly string _label;
-    private readonly long _total;
+    private long _total;
 #pragma warning disable CA2213 // The log writer belongs to the caller (the command's stderr), which outlives this reporter.
     private readonly TextWriter? _log;
 #pragma warning restore CA2213
@@ -32,7 +32,9 @@ public sealed class ProgressReporter : IDisposable
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource? _barDone;
     private readonly Task? _barRenderer;
+    private readonly IAnsiConsole? _terminal;
     private ProgressTask? _bar;
+    private string? _status;
     private long _done;
     private long _firstDone = -1;
     private TimeSpan _firstTime;
@@ -45,6 +47,7 @@ public sealed class ProgressReporter : IDisposable
         _total = Math.Max(total, 1);
         _log = log;
         _logInterval = logInterval;
+        _terminal = terminal;
         if (terminal is not null)
         {
             _barDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -99,8 +102,85 @@ public sealed class ProgressReporter : IDisposable
     /// <summary>A reporter that shows nothing (still counts).</summary>
     public static ProgressReporter Silent(string label, long total) => new(label, total, null, DefaultLogInterval, null);
 
+    /// <summary>Units in all (may grow when the work turns out larger, e.g. a grid sized after a probe).</summary>
+    public long Total => Interlocked.Read(ref _total);
+
     /// <summary>Adds <paramref name="units"/> finished units.</summary>
     public void Advance(long units = 1) => Report(Interlocked.Add(ref _done, units));
+
+    /// <summary>
+    /// Raises the count of finished units to <paramref name="done"/> (never lowers it): for work whose inner reports do
+    /// not cover everything, e.g. a checkpoint whose estimate was already stored.
+    /// </summary>
+    public void AdvanceTo(long done)
+    {
+        long before = Interlocked.Read(ref _done);
+        while (done > before)
+        {
+            long seen = Interlocked.CompareExchange(ref _done, done, before);
+            if (seen == before)
+            {
+                Report(done);
+                return;
+            }
+            before = seen;
+        }
+    }
+
+    /// <summary>Sets the number of units in all, for work whose size is known only once it has started.</summary>
+    public void SetTotal(long total)
+    {
+        Interlocked.Exchange(ref _total, Math.Max(total, 1));
+        if (_bar is { } bar)
+        {
+            bar.MaxValue = Math.Max(total, 1);
+        }
+    }
+
+    /// <summary>
+    /// A short state shown after the label (e.g. the current loss): in the bar's description on a terminal, in the next
+    /// periodic line otherwise.
+    /// </summary>
+    public string? Status
+    {
+        get => Volatile.Read(ref _status);
+        set
+        {
+            Volatile.Write(ref _status, value);
+            if (_bar is { } bar)
+            {
+                bar.Description = Markup.Escape(value is null ? _label : $"{_label} ({value})");
+            }
+        }
+    }
+
+    /// <summary>
+    /// A line worth keeping while the work goes on (a finished checkpoint, a trained sample size): printed above the bar
+    /// on a terminal, as its own line in the plain log, not at all when quiet.
+    /// </summary>
+    public void Note(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        if (_terminal is not null)
+        {
+            // Spectre's live display prints console writes above the bar and redraws it below.
+            _terminal.WriteLine(line);
+            return;
+        }
+        if (_log is not null)
+        {
+            lock (_gate)
+            {
+                _log.WriteLine(line);
+            }
+        }
+    }
+
+    /// <summary>
+    /// An <see cref="IProgress{T}"/> for work that reports (done, total) in its own units, e.g. calibration cells: it sets
+    /// this reporter's total and done to those numbers.
+    /// </summary>
+    public IProgress<(int Done, int Total)> ForCounts() => new CountProgress(this);
 
     /// <summary>
     /// An <see cref="IProgress{T}"/> for a sampler's <c>Progress</c> option over <paramref name="chains"/> chains: each
@@ -136,7 +216,7 @@ public sealed class ProgressReporter : IDisposable
                 // A terminal that cannot render is not a reason to fail the command whose work is done.
             }
         }
-        else if (_log is not null && Done >= _total)
+        else if (_log is not null && Done >= Total)
         {
             // Only finished work gets a closing line: after a failure the error message is the one line to read.
             lock (_gate)
@@ -189,18 +269,20 @@ public sealed class ProgressReporter : IDisposable
     private string Line(bool final)
     {
         long done = Interlocked.Read(ref _done);
+        long total = Total;
         double seconds = _clock.Elapsed.TotalSeconds;
-        double fraction = Math.Clamp((double)done / _total, 0, 1);
+        double fraction = Math.Clamp((double)done / total, 0, 1);
+        string status = Status is { } st ? $" ({st})" : "";
         if (final)
         {
-            return string.Create(CultureInfo.InvariantCulture, $"{_label}: {done}/{_total} ({fraction:P0}) in {seconds:F1} s");
+            return string.Create(CultureInfo.InvariantCulture, $"{_label}: {done}/{total} ({fraction:P0}) in {seconds:F1} s{status}");
         }
         long measured = done - _firstDone;
         double measuredSeconds = seconds - _firstTime.TotalSeconds;
-        string eta = _firstDone >= 0 && measured > 0 && done < _total && measuredSeconds > 0
-            ? string.Create(CultureInfo.InvariantCulture, $", about {measuredSeconds * (_total - done) / measured:F0} s left")
+        string eta = _firstDone >= 0 && measured > 0 && done < total && measuredSeconds > 0
+            ? string.Create(CultureInfo.InvariantCulture, $", about {measuredSeconds * (total - done) / measured:F0} s left")
             : "";
-        return string.Create(CultureInfo.InvariantCulture, $"{_label}: {done}/{_total} ({fraction:P0}), {seconds:F0} s{eta}");
+        return string.Create(CultureInfo.InvariantCulture, $"{_label}: {done}/{total} ({fraction:P0}), {seconds:F0} s{eta}{status}");
     }
 
     private sealed class ChainProgress(ProgressReporter owner, int[] draws) : IProgress<SamplingProgress>
@@ -211,12 +293,29 @@ public sealed class ProgressReporter : IDisposable
             {
                 return;
             }
-            // Each chain reports its own running count; only the increase since its last report is new work.
+            // Each chain reports its own running count; only the increase since its last report is new work. A count below
+            // the last one means the chain index started a new estimate (the next checkpoint, the next model): all of it is new.
             int before = Interlocked.Exchange(ref draws[value.Chain], value.Draw);
             if (value.Draw > before)
             {
                 owner.Advance(value.Draw - before);
             }
+            else if (value.Draw < before)
+            {
+                owner.Advance(value.Draw);
+            }
+        }
+    }
+
+    private sealed class CountProgress(ProgressReporter owner) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value)
+        {
+            if (value.Total != owner.Total)
+            {
+                owner.SetTotal(value.Total);
+            }
+            owner.AdvanceTo(value.Done);
         }
     }
 }

@@ -25,6 +25,7 @@ internal static class CalibrateCommand
         var cellDraws = OptionParsing.OptionalInt("--cell-draws", "Kept draws per chain of a cell (default 400, thinning 5).", 50);
         var threads = OptionParsing.BoundedInt("--threads", "Cells run in parallel on this many threads (results do not depend on it).", Math.Min(Environment.ProcessorCount, 2), 1);
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
+        var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
         var store = new Option<string>("--store") { Description = "Results store the grid is recorded in ('slt report' draws its heatmap).", DefaultValueFactory = _ => LlcCommand.DefaultStore };
         var noStore = new Option<bool>("--no-store") { Description = "Do not record the grid." };
 
@@ -33,7 +34,7 @@ internal static class CalibrateCommand
         {
             command.Options.Add(option);
         }
-        foreach (Option option in new Option[] { epsilons, nbeta, multipliers, gammas, cellChains, cellBurnin, cellDraws, threads, json, store, noStore })
+        foreach (Option option in new Option[] { epsilons, nbeta, multipliers, gammas, cellChains, cellBurnin, cellDraws, threads, json, quiet, store, noStore })
         {
             command.Options.Add(option);
         }
@@ -68,7 +69,9 @@ internal static class CalibrateCommand
             CalibrationResult result;
             try
             {
-                result = Calibration.Run(setup.Loss, setup.WStar, baseOptions, sweep);
+                // The grid's size is known once the step-size probe has run; until then the bar shows no total.
+                using var progress = ProgressReporter.Start(context, "calibration cells", 1, parse.GetValue(quiet));
+                result = Calibration.Run(setup.Loss, setup.WStar, baseOptions, sweep with { Progress = progress.ForCounts() });
             }
             catch (ArgumentException e)
             {

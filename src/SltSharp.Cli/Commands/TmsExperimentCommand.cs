@@ -42,13 +42,14 @@ internal static class TmsExperimentCommand
         var threads = OptionParsing.BoundedInt("--threads", "Threads the seeds and chains are spread over (results do not depend on it).", Math.Min(Environment.ProcessorCount, 2), 1);
         var quick = new Option<bool>("--quick") { Description = "A small run for CI (n 100 and 1600, 8 seeds, 1500 steps, short LLC chains): checks the machinery, not the science." };
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
+        var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
         var store = new Option<string>("--store") { Description = "Results store the run is recorded in.", DefaultValueFactory = _ => LlcCommand.DefaultStore };
         var noStore = new Option<bool>("--no-store") { Description = "Do not record the run (the report is still written)." };
         var output = new Option<string?>("--out") { Description = "HTML report to write (default runs/report-RUN_ID.html next to the store; runs/experiment-tms.html with --no-store)." };
 
         var command = new Command("tms", "Toy model of superposition: k-gon types reached by SGD/Adam against n and against training time, next to the Bayesian posterior's preference (critical n ≈ 601).")
         {
-            nValues, seeds, steps, batch, optimizer, lr, initScale, perDecade, seed, llcDraws, llcBurnin, llcChains, threads, quick, json, store, noStore, output,
+            nValues, seeds, steps, batch, optimizer, lr, initScale, perDecade, seed, llcDraws, llcBurnin, llcChains, threads, quick, json, quiet, store, noStore, output,
         };
         command.SetAction((parse, cancellationToken) => Task.FromResult(Run(parse, cancellationToken)));
         return command;
@@ -103,34 +104,47 @@ internal static class TmsExperimentCommand
                 unchecked((long)settings.Training.Seed), LlcRecording.CodeVersion(), Environment.MachineName));
             try
             {
+                bool quietRun = parse.GetValue(quiet);
                 var census = new List<TmsCensusEntry>();
-                foreach (int n in settings.NValues)
+                using (var progress = ProgressReporter.Start(context, $"training {settings.NValues.Length} n × {settings.Seeds} seeds × {settings.Training.Steps} steps",
+                    (long)settings.NValues.Length * settings.Seeds * settings.Training.Steps, quietRun))
                 {
-                    var sw = Stopwatch.StartNew();
-                    var trained = TmsTraining.Train(n, settings.Seeds, settings.Training, cancellationToken);
-                    var entries = TmsCensus.Tabulate(n, settings.Training.CheckpointSteps!, trained);
-                    census.AddRange(entries);
-                    if (results is not null)
+                    var training = settings.Training with { Progress = new SynchronousProgress<long>(progress.Advance) };
+                    foreach (int n in settings.NValues)
                     {
-                        results.AppendMetrics(run!.Id, TmsExperimentReport.CensusMetrics(entries));
-                    }
-                    if (!asJson)
-                    {
+                        progress.Status = string.Create(CultureInfo.InvariantCulture, $"n = {n}");
+                        var sw = Stopwatch.StartNew();
+                        var trained = TmsTraining.Train(n, settings.Seeds, training, cancellationToken);
+                        var entries = TmsCensus.Tabulate(n, settings.Training.CheckpointSteps!, trained);
+                        census.AddRange(entries);
+                        if (results is not null)
+                        {
+                            results.AppendMetrics(run!.Id, TmsExperimentReport.CensusMetrics(entries));
+                        }
                         var last = entries[^1];
-                        context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        progress.Note(string.Create(CultureInfo.InvariantCulture,
                             $"n = {n}: {settings.Seeds} seeds trained in {sw.Elapsed.TotalSeconds:F1} s; {string.Join(", ", last.Counts.OrderBy(c => TmsCensus.Order(c.Key)).Select(c => $"{c.Key} {c.Value}"))}"));
                     }
                 }
 
                 var llcs = new Dictionary<string, (double Mean, double StandardError, SltSharp.Diagnostics.Verdict Verdict)>();
-                foreach (string init in TmsExperimentReport.ComparedInits)
+                var inits = TmsExperimentReport.ComparedInits;
+                using (var progress = ProgressReporter.Start(context, $"λ̂ at {inits.Length} points × {settings.Llc.Chains} chains × {settings.Llc.Draws} draws",
+                    (long)inits.Length * settings.Llc.Chains * settings.Llc.Draws, quietRun))
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var estimate = SelectCommand.Estimate(init, settings.LlcN, settings.Llc);
-                    llcs[init] = (estimate.Llc.Mean, estimate.Llc.StandardError, estimate.Llc.Verdict);
-                    if (results is not null)
+                    var llcOptions = settings.Llc with { Progress = progress.ForChains(settings.Llc.Chains) };
+                    for (int i = 0; i < inits.Length; i++)
                     {
-                        results.AppendMetrics(run!.Id, TmsExperimentReport.LlcMetrics(init, estimate.Llc.Mean, estimate.Llc.StandardError, estimate.Llc.Verdict));
+                        string init = inits[i];
+                        cancellationToken.ThrowIfCancellationRequested();
+                        progress.Status = init;
+                        var estimate = SelectCommand.Estimate(init, settings.LlcN, llcOptions);
+                        progress.AdvanceTo((i + 1L) * settings.Llc.Chains * settings.Llc.Draws);
+                        llcs[init] = (estimate.Llc.Mean, estimate.Llc.StandardError, estimate.Llc.Verdict);
+                        if (results is not null)
+                        {
+                            results.AppendMetrics(run!.Id, TmsExperimentReport.LlcMetrics(init, estimate.Llc.Mean, estimate.Llc.StandardError, estimate.Llc.Verdict));
+                        }
                     }
                 }
 

@@ -90,23 +90,30 @@ internal static class TrainCommand
             };
             Validate(options, taskConfig);
             bool asJson = parse.GetValue(json);
-            bool progress = !asJson && !parse.GetValue(quiet);
             string storePath = parse.GetValue(store)!;
             using var results = SqliteResultsStore.Open(storePath);
             var stopwatch = Stopwatch.StartNew();
-            long lastPrinted = -1;
+            // About ten points of the loss curve: noted while training (stderr) and summarised at the end (stdout).
+            var curve = new List<(long Step, double Loss)>();
             long printEvery = Math.Max(1, options.Steps / 10);
-            var result = TrainingRecorder.Run(results, taskConfig, options, parse.GetValue(runName), CodeVersion(),
-                progress ? (step, loss) =>
-                {
-                    if (step / printEvery != lastPrinted / printEvery || step == options.Steps)
+            TrainingRunResult result;
+            using (var progress = ProgressReporter.Start(context, $"training {name} for {options.Steps} steps", options.Steps, parse.GetValue(quiet)))
+            {
+                result = TrainingRecorder.Run(results, taskConfig, options, parse.GetValue(runName), CodeVersion(),
+                    (step, loss) =>
                     {
-                        context.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {step,8}  loss {loss:G6}"));
-                        lastPrinted = step;
-                    }
-                }
-                : null,
-                cancellationToken);
+                        progress.Status = string.Create(CultureInfo.InvariantCulture, $"loss {loss:G4}");
+                        progress.AdvanceTo(step);
+                        if (curve.Count == 0 || step / printEvery != curve[^1].Step / printEvery || step == options.Steps)
+                        {
+                            curve.Add((step, loss));
+                            progress.Note(string.Create(CultureInfo.InvariantCulture, $"step {step,8}  loss {loss:G6}"));
+                        }
+                    },
+                    cancellationToken);
+                // A resumed run that was already complete trains nothing: the bar still ends full.
+                progress.AdvanceTo(options.Steps);
+            }
             double seconds = stopwatch.Elapsed.TotalSeconds;
             var task = TrainingTasks.Create(taskConfig);
             if (asJson)
@@ -134,6 +141,10 @@ internal static class TrainCommand
                 context.Output.WriteLine($"model      {task.Description}");
                 context.Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"training   {options.Optimizer.ToString().ToLowerInvariant()} lr {options.LearningRate:G3}, {options.Steps} steps, batch {(options.BatchSize == 0 ? "full" : options.BatchSize.ToString(CultureInfo.InvariantCulture))}, seed {options.Seed}{(result.ResumedFromStep is { } r ? $" (resumed from step {r})" : "")}"));
+                if (curve.Count > 0)
+                {
+                    context.Output.WriteLine("loss curve " + string.Join("  ", curve.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Step}: {p.Loss:G4}"))));
+                }
                 context.Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"final loss {result.FinalLoss:G6} ({result.StepsTrained} steps trained now, {seconds:F1} s)"));
                 context.Output.WriteLine($"recorded   run {result.Run.Id}: {result.Checkpoints.Count} checkpoints ({schedule}) in {result.RunFolder}; 'slt trajectory {result.Run.Id}' measures the LLC over training");
             }

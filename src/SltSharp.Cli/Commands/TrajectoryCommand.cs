@@ -36,10 +36,15 @@ internal static class TrajectoryCommand
         var significance = OptionParsing.PositiveDouble("--min-stage-significance", "Stage detection: a stage whose Δλ̂ is below this many posterior SDs is merged into its neighbours (default 3).");
         var fraction = OptionParsing.PositiveDouble("--min-stage-fraction", "Stage detection: a stage whose |Δλ̂| is below this fraction of the largest stage change is merged (default 0.05).");
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
-        var quiet = new Option<bool>("--quiet") { Description = "No per-checkpoint progress lines." };
+        var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
+        var calibrateAt = new Option<string?>("--calibrate-at")
+        {
+            Description = "Where the step size ε is chosen: 'last' calibrates once at the last checkpoint and uses that ε at every checkpoint (the default unless --epsilon is given); 'none' keeps the model's default ε.",
+        };
+        calibrateAt.AcceptOnlyFromAmong("last", "none");
         var command = new Command("trajectory", "Estimate the LLC at every checkpoint of a training run, detect developmental stages on λ̂ vs ln t and compute essential dynamics (resumable).")
         {
-            runId, latest, store, epsilon, nbeta, gamma, chains, draws, burnin, thinning, batch, seed, threads, components, significance, fraction, json, quiet,
+            runId, latest, store, epsilon, nbeta, gamma, chains, draws, burnin, thinning, batch, seed, threads, components, significance, fraction, json, quiet, calibrateAt,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -52,8 +57,6 @@ internal static class TrajectoryCommand
             {
                 throw new CliUsageException($"--batch-size {batchSize} is larger than the run's dataset (n = {taskConfig.SampleCount}); use at most {taskConfig.SampleCount}, or 0 for full batch.");
             }
-            // Hook for calibration (slt calibrate, built separately): a later '--calibrate-at last' picks ε, nβ, γ once at the
-            // last checkpoint and passes them here; every checkpoint then uses that one configuration.
             var llc = defaults with
             {
                 StepSize = parse.GetValue(epsilon) ?? defaults.StepSize,
@@ -72,43 +75,92 @@ internal static class TrajectoryCommand
                 // Chains already occupy the cores; a multi-threaded BLAS underneath them would oversubscribe.
                 Engine.Linalg.OpenBlas.SetNumThreads(1);
             }
+            bool asJson = parse.GetValue(json);
+            bool quietRun = parse.GetValue(quiet);
+            string? calibrateWhere = parse.GetValue(calibrateAt);
+            if (calibrateWhere == "last" && parse.GetValue(epsilon) is not null)
+            {
+                throw new CliUsageException("--epsilon and --calibrate-at last both set the step size; give one of them.");
+            }
+            TrajectoryCalibration? calibration = null;
+            var stopwatch = Stopwatch.StartNew();
+            if ((calibrateWhere ?? (parse.GetValue(epsilon) is null ? "last" : "none")) == "last")
+            {
+                using (var calibrating = ProgressReporter.Start(context, "calibrating ε at the last checkpoint", 1, quietRun))
+                {
+                    // The model's default chain length is the calibration's minimum, so the stored choice does not depend on
+                    // --draws/--burnin/--thinning, which override the calibrated length below.
+                    calibration = LlcTrajectory.CalibrateAtLastCheckpoint(results, run.Id,
+                        llc with { Draws = defaults.Draws, Burnin = defaults.Burnin, Thinning = defaults.Thinning },
+                        new CalibrationOptions
+                        {
+                            Parallelism = llc.Threads, Progress = calibrating.ForCounts(), TargetRelativeError = LlcTrajectory.TrajectoryTargetRelativeError,
+                            MaxStepsPerChain = LlcTrajectory.TrajectoryMaxStepsPerChain,
+                        });
+                    calibrating.AdvanceTo(calibrating.Total);
+                }
+                if (calibration is not null)
+                {
+                    var calibrated = calibration.Apply(llc);
+                    llc = calibrated with
+                    {
+                        Draws = parse.GetValue(draws) ?? calibrated.Draws,
+                        Burnin = parse.GetValue(burnin) ?? calibrated.Burnin,
+                        Thinning = parse.GetValue(thinning) ?? calibrated.Thinning,
+                    };
+                }
+            }
             var samplerConfig = new JsonObject
             {
                 ["sampler"] = "sgld", ["epsilon"] = llc.StepSize, ["nbeta"] = llc.NBeta, ["gamma"] = llc.Localization,
                 ["chains"] = llc.Chains, ["draws"] = llc.Draws, ["burnin"] = llc.Burnin, ["thinning"] = llc.Thinning,
                 ["batch_size"] = llc.BatchSize, ["seed"] = llc.Seed,
             };
-            bool asJson = parse.GetValue(json);
-            bool progress = !asJson && !parse.GetValue(quiet);
             var o = context.Output;
-            if (progress)
+            if (!asJson)
             {
                 o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"run {run.Id}: SGLD ε = {llc.StepSize:G3}, nβ = {llc.NBeta:G4}, γ = {llc.Localization:G3}, {llc.Chains} chains × {llc.Draws} draws (burn-in {llc.Burnin}), batch {(llc.BatchSize?.ToString(CultureInfo.InvariantCulture) ?? "full")}, {llc.Threads} threads"));
-                o.WriteLine("      step        loss          λ̂        SE  verdict");
+                    $"run {run.Id}: SGLD ε = {llc.StepSize:G3}{CalibrationSource(calibration, calibrateWhere)}, nβ = {llc.NBeta:G4}, γ = {llc.Localization:G3}, {llc.Chains} chains × {llc.Draws} draws (burn-in {llc.Burnin}), batch {(llc.BatchSize?.ToString(CultureInfo.InvariantCulture) ?? "full")}, {llc.Threads} threads"));
             }
-            var stopwatch = Stopwatch.StartNew();
-            var result = LlcTrajectory.Run(results, run.Id, new TrajectoryOptions
+            int checkpointCount = results.Checkpoints(run.Id).Count;
+            long perCheckpoint = (long)llc.Chains * llc.Draws;
+            TrajectoryResult result;
+            using (var progress = ProgressReporter.Start(context, $"λ̂ at {checkpointCount} checkpoints × {llc.Chains} chains × {llc.Draws} draws", checkpointCount * perCheckpoint, quietRun))
             {
-                Llc = llc, SamplerConfig = samplerConfig, Components = parse.GetValue(components),
-                StageDetection = new StageDetectionOptions
+                progress.Note("      step        loss          λ̂        SE  verdict");
+                result = LlcTrajectory.Run(results, run.Id, new TrajectoryOptions
                 {
-                    MinStageSignificance = parse.GetValue(significance) ?? new StageDetectionOptions().MinStageSignificance,
-                    MinStageFraction = parse.GetValue(fraction) ?? new StageDetectionOptions().MinStageFraction,
+                    Llc = llc with { Progress = progress.ForChains(llc.Chains) }, SamplerConfig = samplerConfig, Components = parse.GetValue(components),
+                    StageDetection = new StageDetectionOptions
+                    {
+                        MinStageSignificance = parse.GetValue(significance) ?? new StageDetectionOptions().MinStageSignificance,
+                        MinStageFraction = parse.GetValue(fraction) ?? new StageDetectionOptions().MinStageFraction,
+                    },
                 },
-            },
-            progress ? (_, _, p) => o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{p.Step,10}  {(p.Loss is { } l ? l.ToString("G4", CultureInfo.InvariantCulture) : "—"),10}  {p.LambdaHat,9:F3}  {p.StandardError,8:F3}  {p.Verdict.ToString().ToLowerInvariant()}{(p.ChainsComputed == 0 ? " (stored)" : "")}"))
-            : null,
-            cancellationToken);
+                (i, count, p) =>
+                {
+                    // Stored checkpoints report no draws: count them whole.
+                    progress.AdvanceTo((i + 1) * perCheckpoint);
+                    progress.Status = string.Create(CultureInfo.InvariantCulture, $"checkpoint {i + 1}/{count}");
+                    progress.Note(PointLine(p));
+                },
+                cancellationToken);
+            }
             double seconds = stopwatch.Elapsed.TotalSeconds;
             if (asJson)
             {
-                o.WriteLine(ToJson(run.Id, result, llc, seconds).ToJsonString());
+                var root = ToJson(run.Id, result, llc, seconds);
+                root["calibration"] = calibration is null ? null : new JsonObject
+                {
+                    ["step"] = calibration.Step, ["epsilon"] = calibration.StepSize, ["burnin"] = calibration.Burnin, ["draws"] = calibration.Draws,
+                    ["thinning"] = calibration.Thinning, ["verified"] = calibration.Verified,
+                    ["from_store"] = calibration.FromStore, ["reasons"] = new JsonArray([.. calibration.Reasons.Select(r => (JsonNode?)r)]),
+                };
+                o.WriteLine(root.ToJsonString());
             }
             else
             {
-                WriteHuman(o, run.Id, result, seconds);
+                WriteHuman(o, run.Id, result, calibration, seconds);
             }
             return Task.FromResult(0);
         });
@@ -166,8 +218,31 @@ internal static class TrajectoryCommand
 
     private static double? Finite(double v) => double.IsFinite(v) ? v : null;
 
-    private static void WriteHuman(TextWriter o, long runId, TrajectoryResult r, double seconds)
+    private static string CalibrationSource(TrajectoryCalibration? c, string? requested) => c switch
     {
+        { FromStore: true } => string.Create(CultureInfo.InvariantCulture, $" (calibrated at step {c.Step}, stored)"),
+        not null => string.Create(CultureInfo.InvariantCulture, $" (calibrated at step {c.Step}{(c.Verified ? "" : ", not fully verified")})"),
+        null when requested != "none" && requested is not null => " (calibration found no usable step: model default)",
+        _ => "",
+    };
+
+    private static string PointLine(TrajectoryPoint p) => string.Create(CultureInfo.InvariantCulture,
+        $"{p.Step,10}  {(p.Loss is { } l ? l.ToString("G4", CultureInfo.InvariantCulture) : "—"),10}  {p.LambdaHat,9:F3}  {p.StandardError,8:F3}  {p.Verdict.ToString().ToLowerInvariant()}{(p.ChainsComputed == 0 ? " (stored)" : "")}");
+
+    private static void WriteHuman(TextWriter o, long runId, TrajectoryResult r, TrajectoryCalibration? calibration, double seconds)
+    {
+        if (calibration is { FromStore: false })
+        {
+            foreach (string reason in calibration.Reasons)
+            {
+                o.WriteLine($"calibration: {reason}");
+            }
+        }
+        o.WriteLine("      step        loss          λ̂        SE  verdict");
+        foreach (var p in r.Points)
+        {
+            o.WriteLine(PointLine(p));
+        }
         if (r.Stages.Count > 0)
         {
             o.WriteLine("stages (λ̂ smoothed against ln t; A: λ̂ rises, B: λ̂ falls; confidence of the boundary ending the stage)");

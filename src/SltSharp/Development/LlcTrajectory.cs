@@ -36,6 +36,25 @@ public sealed record TrajectoryOptions
 /// <param name="ChainsComputed">Chains sampled now (0 when the estimate was read from the store).</param>
 public sealed record TrajectoryPoint(long Step, double LambdaHat, double StandardError, Verdict Verdict, double? Loss, int ChainsComputed);
 
+/// <summary>The sampler settings <see cref="LlcTrajectory.CalibrateAtLastCheckpoint"/> chose for a trajectory.</summary>
+/// <param name="Step">The checkpoint calibrated at.</param>
+/// <param name="StepSize">The chosen ε.</param>
+/// <param name="Burnin">Burn-in steps per chain for the chosen ε.</param>
+/// <param name="Draws">Kept draws per chain.</param>
+/// <param name="Thinning">Steps per kept draw.</param>
+/// <param name="Reasons">How they were chosen (from the calibration).</param>
+/// <param name="Verified">False when the chosen cell had not fully mixed (the choice is then less certain).</param>
+/// <param name="FromStore">True when read back from an earlier run of the same trajectory.</param>
+public sealed record TrajectoryCalibration(long Step, double StepSize, int Burnin, int Draws, int Thinning, IReadOnlyList<string> Reasons, bool Verified, bool FromStore)
+{
+    /// <summary>The options with the calibrated settings in place of <paramref name="options"/>' own.</summary>
+    public LlcOptions Apply(LlcOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options with { StepSize = StepSize, Burnin = Burnin, Draws = Draws, Thinning = Thinning };
+    }
+}
+
 /// <summary>What <see cref="LlcTrajectory.Run"/> found.</summary>
 /// <param name="Points">λ̂ per checkpoint, by step.</param>
 /// <param name="Stages">Detected stages as stored (empty when there were too few checkpoints after step 0).</param>
@@ -59,6 +78,9 @@ public sealed record TrajectoryResult(
 /// </summary>
 public static class LlcTrajectory
 {
+    /// <summary>The store analysis name of the step size chosen by <see cref="CalibrateAtLastCheckpoint"/>.</summary>
+    public const string CalibrationAnalysis = "trajectory_calibration";
+
     /// <summary>The store analysis name of the essential dynamics.</summary>
     public const string EssentialDynamicsAnalysis = "essential_dynamics";
 
@@ -100,18 +122,7 @@ public static class LlcTrajectory
         {
             cancellationToken.ThrowIfCancellationRequested();
             var c = checkpoints[i];
-            string path = TrainingRecorder.ResolvePath(store, c);
-            if (!File.Exists(path))
-            {
-                throw new InvalidDataException($"The checkpoint of step {c.Step} is missing: '{path}'. Restore the run folder next to the store, or re-run 'slt train' with the same options to rewrite it.");
-            }
-            if (TrainingRecorder.Sha256(path) != c.Sha256)
-            {
-                throw new InvalidDataException($"The checkpoint '{path}' (step {c.Step}) changed since training (its SHA-256 differs from the store's); its estimates would not describe the recorded run. Re-train into a new run.");
-            }
-            Checkpoint.Load(path, model.Parameters);
-            var w = new double[model.Parameters.CountPerChain];
-            model.Parameters.CopyChainTo(0, w);
+            double[] w = LoadCheckpoint(store, model, c);
             outputs.Add(task.ProbeOutputs(w));
             double? stepLoss = losses.TryGetValue(c.Step, out double l) ? l : null;
             TrajectoryPoint point;
@@ -138,6 +149,98 @@ public static class LlcTrajectory
         long[] steps = [.. checkpoints.Select(c => c.Step)];
         store.SaveAnalysis(runId, EssentialDynamicsAnalysis, EssentialDynamicsJson(steps, dynamics, task.ProbeCount).ToJsonString());
         return new TrajectoryResult(points, stages, detection, dynamics, steps, notes);
+    }
+
+    /// <summary>Relative Monte Carlo error a calibrated trajectory aims for at its last checkpoint: looser than a single
+    /// estimate's because stage detection smooths over many checkpoints and weighs each by its standard error.</summary>
+    public const double TrajectoryTargetRelativeError = 0.03;
+
+    /// <summary>The most steps per chain (burn-in included) a calibrated trajectory takes at each checkpoint: it pays that
+    /// at every checkpoint, so it is capped well below a single estimate's <see cref="CalibrationOptions.MaxStepsPerChain"/>.</summary>
+    public const long TrajectoryMaxStepsPerChain = 25_000;
+
+    /// <summary>
+    /// Chooses the step size ε of a trajectory, and the chain length that goes with it, once, at the run's last checkpoint,
+    /// with <see cref="Calibration"/> at the trajectory's own nβ and γ (only ε varies: λ̂ at another nβ or γ is another
+    /// quantity, and every checkpoint must be measured with one configuration for λ̂ to be comparable across training).
+    /// The last checkpoint is where the model is most developed and its posterior narrowest, so the step found there is the
+    /// cautious one for the earlier, flatter checkpoints. The chain length follows <see cref="Calibration.FinalOptions"/>
+    /// aiming at <see cref="TrajectoryTargetRelativeError"/>. The choice is stored with the run and read back on a re-run,
+    /// so a resumed trajectory keeps its sampler configuration (and with it the estimates already stored).
+    /// </summary>
+    /// <param name="store">The store holding the training run.</param>
+    /// <param name="runId">A run recorded by <see cref="TrainingRecorder"/>.</param>
+    /// <param name="baseOptions">The trajectory's sampler settings; its step size and chain length are the ones chosen anew (its
+    /// draws, burn-in and thinning are the minimum the chain length may take).</param>
+    /// <param name="sweep">Calibration settings; its nβ multipliers and localizations are overridden as said above.</param>
+    /// <returns>The chosen ε with how it was chosen, or null when no step was usable (then the caller keeps its own).</returns>
+    public static TrajectoryCalibration? CalibrateAtLastCheckpoint(IResultsStore store, long runId, LlcOptions baseOptions, CalibrationOptions? sweep = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(baseOptions);
+        var run = store.GetRun(runId);
+        var (taskConfig, _, _) = TrainingRecorder.ReadConfig(run);
+        var task = TrainingTasks.Create(taskConfig);
+        var checkpoints = store.Checkpoints(runId);
+        if (checkpoints.Count == 0)
+        {
+            throw new ArgumentException($"Run {runId} has no checkpoints to calibrate at. Finish training first (re-run the same 'slt train' command to resume it).", nameof(runId));
+        }
+        var last = checkpoints[^1];
+        var key = new JsonObject
+        {
+            ["step"] = last.Step, ["nbeta"] = baseOptions.NBeta, ["gamma"] = baseOptions.Localization,
+            ["batch_size"] = baseOptions.BatchSize, ["seed"] = baseOptions.Seed, ["sampler"] = baseOptions.Sampler.ToString(),
+        };
+        if (store.Analysis(runId, CalibrationAnalysis) is { } stored && JsonNode.Parse(stored) is JsonObject previous
+            && JsonNode.DeepEquals(previous["key"], key))
+        {
+            return new TrajectoryCalibration(last.Step, (double)previous["epsilon"]!, (int)previous["burnin"]!, (int)previous["draws"]!,
+                (int)previous["thinning"]!, [.. previous["reasons"]!.AsArray().Select(r => (string)r!)], (bool)previous["verified"]!, FromStore: true);
+        }
+
+        var model = task.CreateModel();
+        model.Build(1, new Engine.Random.Rng(0));
+        double[] w = LoadCheckpoint(store, model, last);
+        var settings = (sweep ?? new CalibrationOptions { TargetRelativeError = TrajectoryTargetRelativeError, MaxStepsPerChain = TrajectoryMaxStepsPerChain }) with
+        {
+            NBetaMultipliers = [1.0],
+            Localizations = [baseOptions.Localization],
+        };
+        var result = Calibration.Run(task.CreateSamplingLoss(), w, baseOptions, settings);
+        if (result.Choice is not { } choice)
+        {
+            return null;
+        }
+        var (final, lengthReasons) = Calibration.FinalOptions(result, baseOptions, settings);
+        var calibration = new TrajectoryCalibration(last.Step, choice.StepSize, final.Burnin, final.Draws, final.Thinning,
+            [.. result.Reasons, .. lengthReasons], choice.Verified, FromStore: false);
+        store.SaveAnalysis(runId, CalibrationAnalysis, new JsonObject
+        {
+            ["key"] = key, ["epsilon"] = choice.StepSize, ["burnin"] = final.Burnin, ["draws"] = final.Draws, ["thinning"] = final.Thinning,
+            ["verified"] = choice.Verified,
+            ["reasons"] = new JsonArray([.. calibration.Reasons.Select(r => (JsonNode?)r)]),
+            ["seconds"] = result.Elapsed.TotalSeconds,
+        }.ToJsonString());
+        return calibration;
+    }
+
+    /// <summary>Loads a checkpoint of the run into <paramref name="model"/> after checking it is the one recorded.</summary>
+    private static double[] LoadCheckpoint(IResultsStore store, Engine.Layers.Layer<double> model, CheckpointRecord c)
+    {
+        string path = TrainingRecorder.ResolvePath(store, c);
+        if (!File.Exists(path))
+        {
+            throw new InvalidDataException($"The checkpoint of step {c.Step} is missing: '{path}'. Restore the run folder next to the store, or re-run 'slt train' with the same options to rewrite it.");
+        }
+        if (TrainingRecorder.Sha256(path) != c.Sha256)
+        {
+            throw new InvalidDataException($"The checkpoint '{path}' (step {c.Step}) changed since training (its SHA-256 differs from the store's); its estimates would not describe the recorded run. Re-train into a new run.");
+        }
+        Checkpoint.Load(path, model.Parameters);
+        var w = new double[model.Parameters.CountPerChain];
+        model.Parameters.CopyChainTo(0, w);
+        return w;
     }
 
     /// <summary>Stage detection on λ̂ against ln t over the checkpoints after step 0 (ln 0 is undefined).</summary>

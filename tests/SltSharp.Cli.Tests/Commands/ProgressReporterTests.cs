@@ -58,6 +58,39 @@ public sealed class ProgressReporterTests
     }
 
     [Fact]
+    public void A_chain_index_that_starts_a_new_estimate_counts_its_draws_again()
+    {
+        // A trajectory reuses one reporter for every checkpoint: chain 0 ends checkpoint 1 at draw 10 and starts the next at 1.
+        using var reporter = ProgressReporter.Silent("checkpoints", 20);
+        var progress = reporter.ForChains(1);
+        progress.Report(new SamplingProgress(0, 10, 10));
+        progress.Report(new SamplingProgress(0, 2, 10));
+        progress.Report(new SamplingProgress(0, 10, 10));
+        Assert.Equal(20, reporter.Done);
+    }
+
+    [Fact]
+    public void Counts_set_the_total_and_AdvanceTo_never_goes_back()
+    {
+        using var log = new StringWriter();
+        using (var reporter = ProgressReporter.Plain(log, "cells", 1, TimeSpan.FromHours(1)))
+        {
+            var counts = reporter.ForCounts();
+            counts.Report((3, 12));
+            Assert.Equal((3L, 12L), (reporter.Done, reporter.Total));
+            reporter.AdvanceTo(2);
+            Assert.Equal(3, reporter.Done);
+            reporter.Status = "ε = 1e-4";
+            reporter.Note("cell 3 stable");
+            counts.Report((12, 12));
+        }
+        string[] lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("cell 3 stable", lines[0]);
+        Assert.StartsWith("cells: 12/12 (100", lines[^1], StringComparison.Ordinal);
+        Assert.EndsWith("(ε = 1e-4)", lines[^1].TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Llc_json_keeps_stdout_one_json_object_and_reports_progress_on_stderr()
     {
         var (exit, stdout, stderr) = await CliRunner.Run("llc", "--model", "dln", "--widths", "5,3,5", "--rank", "0", "--chains", "2", "--draws", "50", "--burnin", "0", "--json", "--no-store");

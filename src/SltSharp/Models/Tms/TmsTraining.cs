@@ -42,6 +42,12 @@ public sealed record TmsTrainingOptions
 
     /// <summary>Master seed: seed index s draws its initialisation, data and minibatches from streams of (Seed, s).</summary>
     public ulong Seed { get; init; }
+
+    /// <summary>
+    /// Told how many seed-steps (one optimizer step of one seed) were just done, every few hundred steps and when a group of
+    /// seeds finishes; a call of <see cref="TmsTraining.Train"/> reports seeds × <see cref="Steps"/> in all. May be null.
+    /// </summary>
+    public IProgress<long>? Progress { get; init; }
 }
 
 /// <summary>One trained seed: its parameters at every checkpoint step.</summary>
@@ -80,11 +86,14 @@ public static class TmsTraining
         return [.. result];
     }
 
+    /// <summary>Steps between cancellation checks and progress reports.</summary>
+    private const int ProgressEvery = 500;
+
     /// <summary>Trains seeds 0..<paramref name="seeds"/>−1 on n samples each.</summary>
     /// <param name="n">Training-set size.</param>
     /// <param name="seeds">Number of seeds.</param>
     /// <param name="options">Settings.</param>
-    /// <param name="cancellationToken">Checked every 1000 steps.</param>
+    /// <param name="cancellationToken">Checked every 500 steps.</param>
     public static IReadOnlyList<TmsTrainedSeed> Train(int n, int seeds, TmsTrainingOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -190,6 +199,7 @@ public static class TmsTraining
         {
             Keep();
         }
+        int reported = 0;
         for (int step = 1; step <= options.Steps && next < checkpoints.Length; step++)
         {
             if (!fullBatch)
@@ -216,11 +226,15 @@ public static class TmsTraining
             {
                 Keep();
             }
-            if (step % 1000 == 0)
+            if (step % ProgressEvery == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                options.Progress?.Report((long)ProgressEvery * chains);
+                reported += ProgressEvery;
             }
         }
+        // Training stops at the last checkpoint; the steps after it count as done.
+        options.Progress?.Report((long)(options.Steps - reported) * chains);
         return [.. group.Select((s, c) => new TmsTrainedSeed(s, kept[c]))];
     }
 }

@@ -29,9 +29,10 @@ internal static class ExperimentIclCommand
         var threads = OptionParsing.BoundedInt("--threads", "Runs (values of M) trained in parallel; results do not depend on it.", Math.Min(Environment.ProcessorCount, 2), 1);
         var store = new Option<string>("--store") { Description = "Results store each M's run is recorded in (see slt report).", DefaultValueFactory = _ => LlcCommand.DefaultStore };
         var noStore = new Option<bool>("--no-store") { Description = "Do not record the runs." };
+        var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
         var command = new Command("icl", "In-context linear regression transformer over task diversities M: distances to dMMSE/ridge, LLC over training, stages, per-head LLC.")
         {
-            quick, json, m, steps, checkpoints, seed, noHeads, threads, store, noStore,
+            quick, json, m, steps, checkpoints, seed, noHeads, threads, store, noStore, quiet,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -49,7 +50,9 @@ internal static class ExperimentIclCommand
             // Runs and their LLC chains use the cores themselves, and the matrices are small: a multi-threaded BLAS
             // underneath only spins (measured: half the wall time of a --quick run went to BLAS threads' system time).
             Engine.Linalg.OpenBlas.SetNumThreads(1);
-            var log = asJson ? null : new Action<string>(line => { lock (context.Output) { context.Output.WriteLine(line); } });
+            // Training and checkpoint events are progress notes on stderr; stdout keeps the summary (or the one JSON object).
+            using var progress = ProgressReporter.Start(context, $"in-context regression over {diversities.Count} task diversities", diversities.Count, parse.GetValue(quiet));
+            var log = new Action<string>(progress.Note);
             // Each M is recorded as soon as it finishes, and M values whose run with these exact settings is already
             // complete in the store are read back instead of rerun: an interrupted sweep resumes where it stopped.
             using var resultsStore = parse.GetValue(noStore) ? null : Store.SqliteResultsStore.Open(parse.GetValue(store)!);
@@ -71,6 +74,7 @@ internal static class ExperimentIclCommand
                     pending.Add(i);
                 }
             }
+            progress.Advance(diversities.Count - pending.Count);
             try
             {
                 Parallel.For(0, pending.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Math.Min(parallel, pending.Count)), CancellationToken = cancellationToken },
@@ -90,6 +94,7 @@ internal static class ExperimentIclCommand
                         entry["run_id"] = runId;
                         entry["resumed"] = false;
                         entries[i] = entry;
+                        progress.Advance();
                     });
             }
             catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)

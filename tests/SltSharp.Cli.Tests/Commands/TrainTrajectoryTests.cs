@@ -156,10 +156,10 @@ public class TrainTrajectoryTests
         Assert.Equal(200, (long)calibration["step"]!);
         Assert.False((bool)calibration["from_store"]!);
         double epsilon = (double)calibration["epsilon"]!;
-        // Calibration aims at a ≈2% discretisation bias, which for this model needs a step below the model's default 1e-3
-        // (measured: 2.3e-4; the probe's largest non-diverging step is 1e-2): a choice outside this range means it broke.
+        // The probe's largest non-diverging step here is 1e-2 (3.2e-2 diverges) and the choice must lie below that edge
+        // (measured: 1.5e-3 from the 2% bias model); a choice above it, or orders of magnitude below, means it broke.
         Assert.Equal(epsilon, (double)json["epsilon"]!);
-        Assert.InRange(epsilon, 1e-6, 1e-3);
+        Assert.InRange(epsilon, 1e-5, 1e-2);
         Assert.Equal(60, (int)json["draws"]!);
         Assert.All(json["checkpoints"]!.AsArray(), p => Assert.True((int)p!["chains_computed"]! > 0));
 
@@ -179,18 +179,21 @@ public class TrainTrajectoryTests
     }
 
     /// <summary>
-    /// The default run (25 log-spaced checkpoints, 4 chains × 400 draws): stage detection separates the first mode's rise
-    /// from the second and third modes' (measured: S1 A steps 1 → ≈150, Δλ̂ ≈ +1.8; S2 A ≈150 → 3000, Δλ̂ ≈ +0.46).
+    /// The default training run (25 log-spaced checkpoints) measured at the model's default ε = 1e-3 (4 chains × 400
+    /// draws): stage detection separates the first mode's rise from the second and third modes' (measured: S1 A steps
+    /// 1 → ≈150, Δλ̂ ≈ +1.8; S2 A ≈150 → 3000, Δλ̂ ≈ +0.46). With the calibrated default (ε = 4.2e-3 from the bias model)
+    /// the curve has the same plateaus (1.27 at steps 131–262, 1.64 at 372–745, 1.73 from 1495) but the smoother, whose
+    /// one length scale is set by the dip at the first saddle (λ̂ = −3.1 at step 65), merges the two rises into one stage.
     /// </summary>
     [Fact]
     [Trait("Category", "Slow")]
-    public async Task Default_deep_linear_trajectory_has_two_type_A_stages()
+    public async Task Deep_linear_trajectory_at_the_default_step_has_two_type_A_stages()
     {
         using var folder = new CliRunner.TempFolder();
         string db = folder.File("runs/slt.db");
         var (exit, _, error) = await CliRunner.Run("train", "--store", db, "--quiet");
         Assert.True(exit == 0, error);
-        var (exit2, output, error2) = await CliRunner.Run("trajectory", "--latest", "--store", db, "--json");
+        var (exit2, output, error2) = await CliRunner.Run("trajectory", "--latest", "--calibrate-at", "none", "--store", db, "--json");
         Assert.True(exit2 == 0, error2);
         var stages = JsonNode.Parse(output)!["stages"]!.AsArray();
         var rises = stages.Where(s => (string)s!["type"]! == "A").ToList();

@@ -38,20 +38,25 @@ public static class Gemm
     /// <item>OpenBLAS with 2 threads overtakes one thread of either kernel from about 128³ = 2·10⁶ (idle: 96 vs 75
     /// GFLOP/s at 128³; below it, 2 threads were slower than 1: 45 vs 55 at 64³, 37 vs 62 at 100×50×50).</item>
     /// </list>
-    /// <para>Hence: A·B and A·Bᵀ below 2²⁰ (≈10⁶, between the 64³ and 128³ measurements) go to the managed kernel;
-    /// when OpenBLAS runs one thread per call (parallel chains, the training benchmark) A·Bᵀ up to 2²³ does too; Aᵀ·B
-    /// only below 2¹⁸. The narrow-C exception of the AVX-512 machine (100×10×50 0.59×) did not reproduce here
-    /// (0.99–1.23×) and was dropped.</para>
+    /// <para>Hence, with OpenBLAS multi-threaded (its default): A·B and A·Bᵀ below 2²⁰ (≈10⁶, between the 64³ and 128³
+    /// measurements) and Aᵀ·B below 2¹⁸ go to the managed kernel. With OpenBLAS single-threaded (parallel chains, the
+    /// training benchmark) the two are level from ~2¹⁸ on, and in place, inside a DLN 5×50 training step (100×50×50 in
+    /// all three patterns), OpenBLAS was 0–20% ahead (thread CPU time, interleaved runs on a loaded machine), so there
+    /// only products below 2¹⁷ (up to 32³, 64×64×32) go to the managed kernel. The narrow-C exception of the AVX-512
+    /// machine (100×10×50 0.59×) did not reproduce here (0.99–1.23×) and was dropped.</para>
     /// </remarks>
     public const long SmallTransposedBThreshold = 1L << 20;
 
-    /// <summary>A·Bᵀ below this m·n·k goes to the managed kernel when OpenBLAS runs single-threaded (see <see cref="SmallTransposedBThreshold"/>).</summary>
-    public const long SmallTransposedBSingleThreadThreshold = 1L << 23;
+    /// <summary>
+    /// With OpenBLAS single-threaded, products of every pattern below this m·n·k go to the managed kernel (see
+    /// <see cref="SmallTransposedBThreshold"/>).
+    /// </summary>
+    public const long SmallSingleThreadThreshold = 1L << 17;
 
-    /// <summary>A·B below this m·n·k goes to the managed kernel (see <see cref="SmallTransposedBThreshold"/>).</summary>
+    /// <summary>A·B below this m·n·k goes to the managed kernel with multi-threaded OpenBLAS (see <see cref="SmallTransposedBThreshold"/>).</summary>
     public const long SmallPlainThreshold = 1L << 20;
 
-    /// <summary>Aᵀ·B and Aᵀ·Bᵀ below this m·n·k go to the managed kernel (see <see cref="SmallTransposedBThreshold"/>).</summary>
+    /// <summary>Aᵀ·B and Aᵀ·Bᵀ below this m·n·k go to the managed kernel with multi-threaded OpenBLAS (see <see cref="SmallTransposedBThreshold"/>).</summary>
     public const long SmallTransposedAThreshold = 1L << 18;
 
     private static readonly Lazy<GemmBackend> s_fromEnvironment = new(ReadEnvironment);
@@ -97,7 +102,9 @@ public static class Gemm
                 return OpenBlas.IsAvailable ? $"{managed} (forced; OpenBLAS present)" : $"{managed} (OpenBLAS not found)";
             }
             string small = RequestedBackend == GemmBackend.Auto
-                ? $"; {managed} below m·n·k = 2^{Log2(TransposedBThreshold(OpenBlas.CachedNumThreads))} for A·Bᵀ, 2^{Log2(SmallPlainThreshold)} for A·B, 2^{Log2(SmallTransposedAThreshold)} for Aᵀ·B"
+                ? OpenBlas.CachedNumThreads == 1
+                    ? $"; {managed} below m·n·k = 2^{Log2(SmallSingleThreadThreshold)}"
+                    : $"; {managed} below m·n·k = 2^{Log2(SmallTransposedBThreshold)} for A·Bᵀ, 2^{Log2(SmallPlainThreshold)} for A·B, 2^{Log2(SmallTransposedAThreshold)} for Aᵀ·B"
                 : string.Empty;
             return $"openblas ({OpenBlas.LibraryName}, core {OpenBlas.CoreName}, {OpenBlas.NumThreads} threads{small})";
         }
@@ -213,14 +220,13 @@ public static class Gemm
         {
             return false;
         }
-        long threshold = transposeA ? SmallTransposedAThreshold
-            : transposeB ? TransposedBThreshold(openBlasThreads < 0 ? OpenBlas.CachedNumThreads : openBlasThreads)
+        int threads = openBlasThreads < 0 ? OpenBlas.CachedNumThreads : openBlasThreads;
+        long threshold = threads == 1 ? SmallSingleThreadThreshold
+            : transposeA ? SmallTransposedAThreshold
+            : transposeB ? SmallTransposedBThreshold
             : SmallPlainThreshold;
         return (long)m * n * k >= threshold;
     }
-
-    private static long TransposedBThreshold(int openBlasThreads) =>
-        openBlasThreads == 1 ? SmallTransposedBSingleThreadThreshold : SmallTransposedBThreshold;
 
     private static int Log2(long value) => BitOperations.Log2((ulong)value);
 

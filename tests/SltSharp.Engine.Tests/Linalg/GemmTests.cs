@@ -310,24 +310,28 @@ public class GemmTests(ITestOutputHelper output)
             Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<Half>(false, true, 8, 8, 8));
             return;
         }
-        foreach (int t in (int[])[1, 2])
-        {
-            // The DLN layer in all three patterns of a training step, attention-sized products, narrow C.
-            Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 100, 50, 50, t));
-            Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, false, 100, 50, 50, t));
-            Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, false, 50, 50, 100, t));
-            Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<double>(false, false, 16, 16, 16, t));
-            Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, true, 8, 8, 8, t));
-            Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 100, 10, 50, t));
-            // Thresholds are exclusive: 64³ = 2¹⁸ Aᵀ·B, 128³ = 2²¹ A·B go to OpenBLAS.
-            Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 64, 64, 64, t));
-            Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 128, 128, 128, t));
-            Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 512, 512, 512, t));
-            Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<Half>(false, false, 512, 512, 512, t));
-        }
-        // A transformer layer's A·Bᵀ (512×192×64 ≈ 6·10⁶): managed only when OpenBLAS has one thread per call.
-        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 512, 192, 64, 1));
+        // Multi-threaded OpenBLAS: the DLN layer in all three patterns of a training step, narrow C, tiny products.
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 100, 50, 50, 2));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, false, 100, 50, 50, 2));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, false, 50, 50, 100, 2));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 100, 10, 50, 2));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<double>(false, false, 16, 16, 16, 2));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, true, 8, 8, 8, 2));
+        // Thresholds are exclusive: 64³ = 2¹⁸ Aᵀ·B and 128³ = 2²¹ A·B go to OpenBLAS.
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 64, 64, 64, 2));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 128, 128, 128, 2));
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 512, 192, 64, 2));
+
+        // Single-threaded OpenBLAS: only products below 2¹⁷ (64×64×32 = 2¹⁷ is not).
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, false, 32, 32, 32, 1));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, false, 16, 16, 64, 1));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 16, 16, 16, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 64, 64, 32, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 100, 50, 50, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 50, 50, 100, 1));
+
+        // Element types OpenBLAS lacks always take the managed kernel.
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<Half>(false, false, 512, 512, 512, 2));
     }
 
     [Fact]

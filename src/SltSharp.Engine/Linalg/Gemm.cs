@@ -42,16 +42,19 @@ public static class Gemm
     /// measurements) and Aᵀ·B below 2¹⁸ go to the managed kernel. With OpenBLAS single-threaded (parallel chains, the
     /// training benchmark) the two are level from ~2¹⁸ on, and in place, inside a DLN 5×50 training step (100×50×50 in
     /// all three patterns), OpenBLAS was 0–20% ahead (thread CPU time, interleaved runs on a loaded machine), so there
-    /// only products below 2¹⁷ (up to 32³, 64×64×32) go to the managed kernel. The narrow-C exception of the AVX-512
-    /// machine (100×10×50 0.59×) did not reproduce here (0.99–1.23×) and was dropped.</para>
+    /// the earlier rule stays: only A·Bᵀ below 2¹⁷ goes to the managed kernel. C narrower than 16 columns always goes to
+    /// OpenBLAS (see the comment in the dispatch).</para>
     /// </remarks>
     public const long SmallTransposedBThreshold = 1L << 20;
 
     /// <summary>
-    /// With OpenBLAS single-threaded, products of every pattern below this m·n·k go to the managed kernel (see
-    /// <see cref="SmallTransposedBThreshold"/>).
+    /// With OpenBLAS single-threaded, only A·Bᵀ products below this m·n·k go to the managed kernel (the rule before the
+    /// size-by-pattern measurements; see <see cref="SmallTransposedBThreshold"/>).
     /// </summary>
     public const long SmallSingleThreadThreshold = 1L << 17;
+
+    /// <summary>Products whose C has fewer columns than this always go to OpenBLAS when it is loaded.</summary>
+    public const int SmallMinColumns = 16;
 
     /// <summary>A·B below this m·n·k goes to the managed kernel with multi-threaded OpenBLAS (see <see cref="SmallTransposedBThreshold"/>).</summary>
     public const long SmallPlainThreshold = 1L << 20;
@@ -103,8 +106,8 @@ public static class Gemm
             }
             string small = RequestedBackend == GemmBackend.Auto
                 ? OpenBlas.CachedNumThreads == 1
-                    ? $"; {managed} below m·n·k = 2^{Log2(SmallSingleThreadThreshold)}"
-                    : $"; {managed} below m·n·k = 2^{Log2(SmallTransposedBThreshold)} for A·Bᵀ, 2^{Log2(SmallPlainThreshold)} for A·B, 2^{Log2(SmallTransposedAThreshold)} for Aᵀ·B"
+                    ? $"; {managed} for A·Bᵀ below m·n·k = 2^{Log2(SmallSingleThreadThreshold)}, n ≥ {SmallMinColumns}"
+                    : $"; {managed} below m·n·k = 2^{Log2(SmallTransposedBThreshold)} for A·Bᵀ, 2^{Log2(SmallPlainThreshold)} for A·B, 2^{Log2(SmallTransposedAThreshold)} for Aᵀ·B, n ≥ {SmallMinColumns}"
                 : string.Empty;
             return $"openblas ({OpenBlas.LibraryName}, core {OpenBlas.CoreName}, {OpenBlas.NumThreads} threads{small})";
         }
@@ -220,12 +223,22 @@ public static class Gemm
         {
             return false;
         }
+        // Narrow C (n < 16) stays with OpenBLAS: in `slt llc` on a 5-3-5 DLN (double, 1-thread OpenBLAS) routing its
+        // n = 3 and 5 products to the managed kernel made the run 4× slower (2 min vs 29 s), not yet understood.
+        if (n < SmallMinColumns)
+        {
+            return true;
+        }
         int threads = openBlasThreads < 0 ? OpenBlas.CachedNumThreads : openBlasThreads;
-        long threshold = threads == 1 ? SmallSingleThreadThreshold
-            : transposeA ? SmallTransposedAThreshold
+        long product = (long)m * n * k;
+        if (threads == 1)
+        {
+            return !(transposeB && !transposeA && product < SmallSingleThreadThreshold);
+        }
+        long threshold = transposeA ? SmallTransposedAThreshold
             : transposeB ? SmallTransposedBThreshold
             : SmallPlainThreshold;
-        return (long)m * n * k >= threshold;
+        return product >= threshold;
     }
 
     private static int Log2(long value) => BitOperations.Log2((ulong)value);

@@ -314,18 +314,19 @@ public class GemmTests(ITestOutputHelper output)
         Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 100, 50, 50, 2));
         Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, false, 100, 50, 50, 2));
         Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, false, 50, 50, 100, 2));
-        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 100, 10, 50, 2));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 100, 10, 50, 2)); // narrow C
         Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<double>(false, false, 16, 16, 16, 2));
-        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, true, 8, 8, 8, 2));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, true, 16, 16, 16, 2));
         // Thresholds are exclusive: 64³ = 2¹⁸ Aᵀ·B and 128³ = 2²¹ A·B go to OpenBLAS.
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 64, 64, 64, 2));
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 128, 128, 128, 2));
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 512, 192, 64, 2));
 
-        // Single-threaded OpenBLAS: only products below 2¹⁷ (64×64×32 = 2¹⁷ is not).
-        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, false, 32, 32, 32, 1));
-        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, false, 16, 16, 64, 1));
+        // Single-threaded OpenBLAS: only A·Bᵀ below 2¹⁷ (64×64×32 = 2¹⁷ is not).
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 32, 32, 32, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 16, 16, 64, 1));
         Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 16, 16, 16, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<double>(false, true, 100, 5, 3, 1)); // narrow C
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 64, 64, 32, 1));
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 100, 50, 50, 1));
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 50, 50, 100, 1));

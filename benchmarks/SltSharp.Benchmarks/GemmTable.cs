@@ -10,7 +10,9 @@ namespace SltSharp.Benchmarks;
 /// <see cref="Gemm"/> entry point achieves with its automatic backend choice. Each cell is the best
 /// of several timed batches of ~40 ms, which is robust to a busy machine but not a substitute for BenchmarkDotNet.
 /// Optional arguments: shapes as m x n x k (e.g. `gemm-table 100x50x50 256x256x256`), `double`, and a transpose
-/// pattern `nt`, `tn` or `tt` (default nn).
+/// pattern `nt`, `tn` or `tt` (default nn), and `cpu` to time by the calling thread's CPU time instead of wall time
+/// (robust on a shared machine; only meaningful for single-threaded columns, so the multi-threaded OpenBLAS column
+/// then reads n/a).
 /// </summary>
 internal static class GemmTable
 {
@@ -20,13 +22,14 @@ internal static class GemmTable
         "100x50x50", "100x10x50", "128x256x784", "128x784x256", "784x256x128",
     ];
 
-    private static bool s_transposeA, s_transposeB;
+    private static bool s_transposeA, s_transposeB, s_cpuTime;
 
     public static void Run(string[] args)
     {
         bool useDouble = args.Contains("double");
         s_transposeA = args.Contains("tn") || args.Contains("tt");
         s_transposeB = args.Contains("nt") || args.Contains("tt");
+        s_cpuTime = args.Contains("cpu");
         string[] shapes = args.Where(a => a.Contains('x', StringComparison.Ordinal)).ToArray();
         if (shapes.Length == 0)
         {
@@ -109,45 +112,60 @@ internal static class GemmTable
             OpenBlas.SetNumThreads(1);
             double one = Measure(() => OpenBlasGemm.Multiply(ta, tb, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, n), flops);
             OpenBlas.SetNumThreads(threads);
-            double all = Measure(() => OpenBlasGemm.Multiply(ta, tb, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, n), flops);
             native1 = one.ToString("F1");
-            nativeAll = $"{all:F1} ({threads}T)";
+            if (!s_cpuTime)
+            {
+                double all = Measure(() => OpenBlasGemm.Multiply(ta, tb, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, n), flops);
+                nativeAll = $"{all:F1} ({threads}T)";
+            }
             ratio = (managed / one).ToString("F2");
         }
+        int savedThreads = OpenBlas.NumThreads;
+        if (s_cpuTime && OpenBlas.IsAvailable)
+        {
+            OpenBlas.SetNumThreads(1); // the auto column on one thread too, so that thread CPU time measures all of it
+        }
         double auto = Measure(() => Gemm.Multiply(ta, tb, m, n, k, T.One, a, lda, b, ldb, T.Zero, c, n), flops);
+        if (s_cpuTime && OpenBlas.IsAvailable)
+        {
+            OpenBlas.SetNumThreads(savedThreads);
+        }
         Console.WriteLine($"| {shape} | {managed:F1} | {native1} | {ratio} | {nativeAll} | {auto:F1} |");
     }
 
-    /// <summary>Best GFLOP/s over 5 batches, each batch sized to take about 40 ms.</summary>
+    /// <summary>Best GFLOP/s over 5 batches, each batch sized to take about 40 ms (of wall or thread CPU time).</summary>
     private static double Measure(Action gemm, double flops)
     {
         gemm();
         int reps = 1;
-        var watch = Stopwatch.StartNew();
+        double elapsedMs;
         while (true)
         {
-            watch.Restart();
+            double start = NowMs();
             for (int i = 0; i < reps; i++)
             {
                 gemm();
             }
-            if (watch.Elapsed.TotalMilliseconds >= 10 || reps >= 1 << 24)
+            elapsedMs = NowMs() - start;
+            if (elapsedMs >= 10 || reps >= 1 << 24)
             {
                 break;
             }
             reps *= 2;
         }
-        reps = Math.Max(1, (int)(reps * 40 / Math.Max(watch.Elapsed.TotalMilliseconds, 1e-3)));
+        reps = Math.Max(1, (int)(reps * 40 / Math.Max(elapsedMs, 1e-3)));
         double best = double.MaxValue;
         for (int batch = 0; batch < 5; batch++)
         {
-            watch.Restart();
+            double start = NowMs();
             for (int i = 0; i < reps; i++)
             {
                 gemm();
             }
-            best = Math.Min(best, watch.Elapsed.TotalSeconds / reps);
+            best = Math.Min(best, (NowMs() - start) / 1e3 / reps);
         }
         return flops / best / 1e9;
     }
+
+    private static double NowMs() => s_cpuTime ? ThreadClock.Microseconds() / 1e3 : Stopwatch.GetTimestamp() * 1e3 / Stopwatch.Frequency;
 }

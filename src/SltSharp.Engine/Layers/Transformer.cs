@@ -17,11 +17,6 @@ namespace SltSharp.Engine.Layers;
 public sealed class CausalSelfAttention<T> : Layer<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    // Permutations as static arrays: a constant span argument compiles to RuntimeHelpers.CreateSpan, which allocates
-    // per call when the JIT does not optimise (Debug builds), breaking the zero-allocation step.
-    private static readonly int[] SplitHeads = [2, 0, 3, 1, 4];
-    private static readonly int[] MergeHeads = [0, 2, 1, 3];
-
     /// <summary>Creates the layer.</summary>
     public CausalSelfAttention(int modelDimension, int heads, bool bias = true)
     {
@@ -58,17 +53,10 @@ public sealed class CausalSelfAttention<T> : Layer<T>
         {
             throw new ArgumentException($"Attention input must be [chains, batch, time, {ModelDimension}], got {x}.", nameof(x));
         }
-        int c = x.Dim(0), b = x.Dim(1), t = x.Dim(2), d = ModelDimension, h = Heads, dh = d / h;
+        // One fused op reads each head's q, k, v in place from the packed projection and writes the heads merged
+        // (see AttentionOps.CausalAttention): same result as split-heads permute, masked softmax, merge permute.
         var qkv = Qkv.Forward(tape, x);                                     // [C, B, T, 3D]
-        var split = tape.Permute(tape.Reshape(qkv, c * b, t, 3, h, dh), SplitHeads); // [3, CB, H, T, dh]
-        var q = tape.Reshape(tape.Narrow(split, 0, 0, 1), c * b * h, t, dh);
-        var k = tape.Reshape(tape.Narrow(split, 0, 1, 1), c * b * h, t, dh);
-        var v = tape.Reshape(tape.Narrow(split, 0, 2, 1), c * b * h, t, dh);
-        var scores = tape.MatMul(q, k, transposeB: true, alpha: 1.0 / Math.Sqrt(dh)); // [CBH, T, T]
-        var weights = tape.Softmax(tape.CausalMask(scores));
-        var heads = tape.MatMul(weights, v);                                 // [CBH, T, dh]
-        var merged = tape.Permute(tape.Reshape(heads, c * b, h, t, dh), MergeHeads); // [CB, T, H, dh]
-        return Proj.Forward(tape, tape.Reshape(merged, c, b, t, d));
+        return Proj.Forward(tape, tape.CausalAttention(qkv, Heads));        // [C, B, T, D]
     }
 }
 

@@ -14,7 +14,7 @@ namespace SltSharp.Engine.Linalg;
 /// </para>
 /// <para>
 /// Backend: the environment variable SLTSHARP_BLAS (auto | managed | openblas, read once) or
-/// <see cref="SelectBackend"/> chooses. Auto uses OpenBLAS when it is installed, except for small A·Bᵀ products
+/// <see cref="SelectBackend"/> chooses. Auto uses OpenBLAS when it is installed, except for small products
 /// (see <see cref="SmallTransposedBThreshold"/>), where the managed kernel was measured faster; element types other than float and double always use the managed code. The same backend, thread count and shapes
 /// give bit-identical results.
 /// </para>
@@ -22,24 +22,45 @@ namespace SltSharp.Engine.Linalg;
 public static class Gemm
 {
     /// <summary>
-    /// In auto mode, A·Bᵀ products (B stored n×k, A not transposed: a linear layer's forward pass with weights stored
-    /// out×in) with m·n·k below this go to the managed kernel even when OpenBLAS is loaded; everything else goes to
-    /// OpenBLAS.
+    /// In auto mode, products with m·n·k below these thresholds go to the managed kernel even when OpenBLAS is loaded
+    /// (A·Bᵀ: a linear layer's forward pass; A·B: its input gradient; Aᵀ·B and Aᵀ·Bᵀ: its weight gradient).
     /// </summary>
     /// <remarks>
-    /// Measured with `gemm-table` (float, single thread, AMD EPYC Zen 4, OpenBLAS 0.3.21 with the SkylakeX kernels):
-    /// for A·Bᵀ the managed kernel ran 1.5× OpenBLAS at 16³–32³ and 1.1–1.2× at 48³–64³, but 0.94× at 100×50×50
-    /// (m·n·k = 250 000). For the other transpose patterns OpenBLAS's small-matrix kernels were as fast or faster at
-    /// small sizes (0.5–1.0×, worst for narrow n such as 100×10×50), so there is no size below which routing them to
-    /// the managed kernel pays. Above ~128³ the two are level on one thread, and OpenBLAS can use more threads.
+    /// <para>Measured with `gemm-table SHAPES nn|nt|tn [cpu]` (float; AMD EPYC Zen, AVX2, OpenBLAS 0.3.21 core Zen;
+    /// 2026-12-02, ratios managed / OpenBLAS on one thread, by thread CPU time on a shared machine, so ±15%):</para>
+    /// <list type="bullet">
+    /// <item>Small products (16³–64³, 100×50×50, 16×16×64, 100×10×50): managed 1.0–3.0× for A·B and A·Bᵀ, and on an
+    /// idle machine 62 vs 53 GFLOP/s at 100×50×50 A·B (OpenBLAS with 2 threads: 37). For Aᵀ·B: 1.4–1.7× at 16³–32³,
+    /// 0.9–1.0× at 100×50×50, 50×50×100 and 64³.</item>
+    /// <item>Transformer/MLP layers with k or n = 64 (512×192×64, 512×64×64, 512×256×64, 512×64×256, 192×64×512,
+    /// 256×64×512 …, m·n·k 2–8·10⁶): A·Bᵀ 1.02–1.32× (0.89 at 256×256×128), A·B 0.84–1.30× (a tie), Aᵀ·B 0.63–1.02×
+    /// (OpenBLAS ahead).</item>
+    /// <item>OpenBLAS with 2 threads overtakes one thread of either kernel from about 128³ = 2·10⁶ (idle: 96 vs 75
+    /// GFLOP/s at 128³; below it, 2 threads were slower than 1: 45 vs 55 at 64³, 37 vs 62 at 100×50×50).</item>
+    /// </list>
+    /// <para>Hence, with OpenBLAS multi-threaded (its default): A·B and A·Bᵀ below 2²⁰ (≈10⁶, between the 64³ and 128³
+    /// measurements) and Aᵀ·B below 2¹⁸ go to the managed kernel. With OpenBLAS single-threaded (parallel chains, the
+    /// training benchmark) the two are level from ~2¹⁸ on, and in place, inside a DLN 5×50 training step (100×50×50 in
+    /// all three patterns), OpenBLAS was 0–20% ahead (thread CPU time, interleaved runs on a loaded machine), so there
+    /// the earlier rule stays: only A·Bᵀ below 2¹⁷ goes to the managed kernel. C narrower than 16 columns always goes to
+    /// OpenBLAS (see the comment in the dispatch).</para>
     /// </remarks>
-    public const long SmallTransposedBThreshold = 1L << 17;
+    public const long SmallTransposedBThreshold = 1L << 20;
 
     /// <summary>
-    /// The A·Bᵀ routing of <see cref="SmallTransposedBThreshold"/> applies only when C has at least this many
-    /// columns: for narrow C (100×10×50: 0.83×; 100×7×50: 0.5×) OpenBLAS stayed ahead.
+    /// With OpenBLAS single-threaded, only A·Bᵀ products below this m·n·k go to the managed kernel (the rule before the
+    /// size-by-pattern measurements; see <see cref="SmallTransposedBThreshold"/>).
     /// </summary>
-    public const int SmallTransposedBMinColumns = 16;
+    public const long SmallSingleThreadThreshold = 1L << 17;
+
+    /// <summary>Products whose C has fewer columns than this always go to OpenBLAS when it is loaded.</summary>
+    public const int SmallMinColumns = 16;
+
+    /// <summary>A·B below this m·n·k goes to the managed kernel with multi-threaded OpenBLAS (see <see cref="SmallTransposedBThreshold"/>).</summary>
+    public const long SmallPlainThreshold = 1L << 20;
+
+    /// <summary>Aᵀ·B and Aᵀ·Bᵀ below this m·n·k go to the managed kernel with multi-threaded OpenBLAS (see <see cref="SmallTransposedBThreshold"/>).</summary>
+    public const long SmallTransposedAThreshold = 1L << 18;
 
     private static readonly Lazy<GemmBackend> s_fromEnvironment = new(ReadEnvironment);
     private static volatile int s_override = -1;
@@ -84,7 +105,9 @@ public static class Gemm
                 return OpenBlas.IsAvailable ? $"{managed} (forced; OpenBLAS present)" : $"{managed} (OpenBLAS not found)";
             }
             string small = RequestedBackend == GemmBackend.Auto
-                ? $"; {managed} for A·Bᵀ with n ≥ {SmallTransposedBMinColumns} below m·n·k = {SmallTransposedBThreshold}"
+                ? OpenBlas.CachedNumThreads == 1
+                    ? $"; {managed} for A·Bᵀ below m·n·k = 2^{Log2(SmallSingleThreadThreshold)}, n ≥ {SmallMinColumns}"
+                    : $"; {managed} below m·n·k = 2^{Log2(SmallTransposedBThreshold)} for A·Bᵀ, 2^{Log2(SmallPlainThreshold)} for A·B, 2^{Log2(SmallTransposedAThreshold)} for Aᵀ·B, n ≥ {SmallMinColumns}"
                 : string.Empty;
             return $"openblas ({OpenBlas.LibraryName}, core {OpenBlas.CoreName}, {OpenBlas.NumThreads} threads{small})";
         }
@@ -172,7 +195,15 @@ public static class Gemm
     internal static GemmBackend BackendFor<T>(bool transposeA, bool transposeB, int m, int n, int k) =>
         UseOpenBlas<T>(transposeA, transposeB, m, n, k) ? GemmBackend.OpenBlas : GemmBackend.Managed;
 
-    private static bool UseOpenBlas<T>(bool transposeA, bool transposeB, int m, int n, int k)
+    /// <summary>The backend a product would go to if OpenBLAS ran <paramref name="openBlasThreads"/> threads per call.</summary>
+    internal static GemmBackend BackendFor<T>(bool transposeA, bool transposeB, int m, int n, int k, int openBlasThreads) =>
+        UseOpenBlas<T>(transposeA, transposeB, m, n, k, openBlasThreads) ? GemmBackend.OpenBlas : GemmBackend.Managed;
+
+    private static bool UseOpenBlas<T>(bool transposeA, bool transposeB, int m, int n, int k) =>
+        UseOpenBlas<T>(transposeA, transposeB, m, n, k, -1);
+
+    /// <summary>Thread count −1: OpenBLAS's current setting.</summary>
+    private static bool UseOpenBlas<T>(bool transposeA, bool transposeB, int m, int n, int k, int openBlasThreads)
     {
         if (!OpenBlasGemm.Supports<T>())
         {
@@ -188,9 +219,29 @@ public static class Gemm
             OpenBlas.EnsureAvailable();
             return true;
         }
-        return OpenBlas.IsAvailable
-            && !(transposeB && !transposeA && n >= SmallTransposedBMinColumns && (long)m * n * k < SmallTransposedBThreshold);
+        if (!OpenBlas.IsAvailable)
+        {
+            return false;
+        }
+        // Narrow C (n < 16) stays with OpenBLAS: in `slt llc` on a 5-3-5 DLN (double, 1-thread OpenBLAS) routing its
+        // n = 3 and 5 products to the managed kernel made the run 4× slower (2 min vs 29 s), not yet understood.
+        if (n < SmallMinColumns)
+        {
+            return true;
+        }
+        int threads = openBlasThreads < 0 ? OpenBlas.CachedNumThreads : openBlasThreads;
+        long product = (long)m * n * k;
+        if (threads == 1)
+        {
+            return !(transposeB && !transposeA && product < SmallSingleThreadThreshold);
+        }
+        long threshold = transposeA ? SmallTransposedAThreshold
+            : transposeB ? SmallTransposedBThreshold
+            : SmallPlainThreshold;
+        return product >= threshold;
     }
+
+    private static int Log2(long value) => BitOperations.Log2((ulong)value);
 
     private static GemmBackend ReadEnvironment() => ParseBackend(Environment.GetEnvironmentVariable("SLTSHARP_BLAS"));
 

@@ -54,6 +54,26 @@ public static partial class OpenBlas
     /// <summary>Number of threads OpenBLAS uses for one call (1 when unavailable).</summary>
     public static int NumThreads => IsAvailable ? NativeMethods.GetNumThreads() : 1;
 
+    private static volatile int s_cachedThreads;
+
+    /// <summary>
+    /// <see cref="NumThreads"/> without a native call per query (read once, then kept up to date by
+    /// <see cref="SetNumThreads"/>): the GEMM dispatch consults it for every product.
+    /// </summary>
+    internal static int CachedNumThreads
+    {
+        get
+        {
+            int threads = s_cachedThreads;
+            if (threads == 0)
+            {
+                threads = NumThreads;
+                s_cachedThreads = threads;
+            }
+            return threads;
+        }
+    }
+
     /// <summary>
     /// Sets the number of threads OpenBLAS uses per call. Give it 1 when chains already run on separate threads, so that
     /// the two levels of parallelism do not oversubscribe the cores; results are bit-identical for a fixed thread count.
@@ -65,6 +85,7 @@ public static partial class OpenBlas
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         EnsureAvailable();
         NativeMethods.SetNumThreads(threads);
+        s_cachedThreads = NativeMethods.GetNumThreads();
     }
 
     /// <summary>Throws a clear exception naming the package to install when OpenBLAS is absent.</summary>

@@ -17,6 +17,8 @@ namespace SltSharp.Engine.Ops;
 /// x·Φ(x) is tiny.</para>
 /// <para>Elements go through in blocks on the stack: a vector pass builds the exponent(s), TensorPrimitives.Exp
 /// evaluates them, a second vector pass finishes with a blend (a per-element branch on the sign of x mispredicts).</para>
+/// <para>The vector passes use Vector256, which every x64 machine with AVX2 accelerates (AVX-512 machines too): with
+/// Vector512 only, an AVX2 machine fell back to the scalar loops and GELU took ~40% of a transformer training step.</para>
 /// </remarks>
 internal static class GeluSingle
 {
@@ -39,13 +41,13 @@ internal static class GeluSingle
             TensorPrimitives.Exp(e[..n], e[..n]);
             var ys = y.Slice(start, n);
             int i = 0;
-            if (Vector512.IsHardwareAccelerated)
+            if (Vector256.IsHardwareAccelerated)
             {
-                for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+                for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
                 {
-                    var v = Vector512.Create(xs.Slice(i, Vector512<float>.Count));
-                    var cdf = Cdf(v, Vector512.Create(t.Slice(i, Vector512<float>.Count)), Vector512.Create(e.Slice(i, Vector512<float>.Count)));
-                    (v * cdf).CopyTo(ys.Slice(i, Vector512<float>.Count));
+                    var v = Vector256.Create(xs.Slice(i, Vector256<float>.Count));
+                    var cdf = Cdf(v, Vector256.Create(t.Slice(i, Vector256<float>.Count)), Vector256.Create(e.Slice(i, Vector256<float>.Count)));
+                    (v * cdf).CopyTo(ys.Slice(i, Vector256<float>.Count));
                 }
             }
             for (; i < n; i++)
@@ -71,15 +73,15 @@ internal static class GeluSingle
             var gs = g.Slice(start, n);
             var gxs = gx.Slice(start, n);
             int i = 0;
-            if (Vector512.IsHardwareAccelerated)
+            if (Vector256.IsHardwareAccelerated)
             {
-                for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+                for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
                 {
-                    var v = Vector512.Create(xs.Slice(i, Vector512<float>.Count));
-                    var cdf = Cdf(v, Vector512.Create(t.Slice(i, Vector512<float>.Count)), Vector512.Create(e.Slice(i, Vector512<float>.Count)));
-                    var pdf = Vector512.Create(gauss.Slice(i, Vector512<float>.Count)) * Vector512.Create(InvSqrt2Pi);
-                    var target = gxs.Slice(i, Vector512<float>.Count);
-                    (Vector512.Create(target) + (Vector512.Create(gs.Slice(i, Vector512<float>.Count)) * (cdf + (v * pdf)))).CopyTo(target);
+                    var v = Vector256.Create(xs.Slice(i, Vector256<float>.Count));
+                    var cdf = Cdf(v, Vector256.Create(t.Slice(i, Vector256<float>.Count)), Vector256.Create(e.Slice(i, Vector256<float>.Count)));
+                    var pdf = Vector256.Create(gauss.Slice(i, Vector256<float>.Count)) * Vector256.Create(InvSqrt2Pi);
+                    var target = gxs.Slice(i, Vector256<float>.Count);
+                    (Vector256.Create(target) + (Vector256.Create(gs.Slice(i, Vector256<float>.Count)) * (cdf + (v * pdf)))).CopyTo(target);
                 }
             }
             for (; i < n; i++)
@@ -95,26 +97,26 @@ internal static class GeluSingle
     {
         bool wantGauss = !gauss.IsEmpty;
         int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated)
         {
             ref float xr = ref MemoryMarshal.GetReference(x);
             ref float tr = ref MemoryMarshal.GetReference(t);
             ref float er = ref MemoryMarshal.GetReference(e);
             ref float gr = ref MemoryMarshal.GetReference(gauss);
-            for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                var z = Vector512.Abs(Vector512.LoadUnsafe(ref xr, (nuint)i)) * Vector512.Create(InvSqrt2);
-                var ti = Vector512<float>.One / (Vector512<float>.One + (z * Vector512.Create(0.5f)));
-                var p = Vector512.Create(C9);
-                p = (p * ti) + Vector512.Create(C8);
-                p = (p * ti) + Vector512.Create(C7);
-                p = (p * ti) + Vector512.Create(C6);
-                p = (p * ti) + Vector512.Create(C5);
-                p = (p * ti) + Vector512.Create(C4);
-                p = (p * ti) + Vector512.Create(C3);
-                p = (p * ti) + Vector512.Create(C2);
-                p = (p * ti) + Vector512.Create(C1);
-                p = (p * ti) + Vector512.Create(C0);
+                var z = Vector256.Abs(Vector256.LoadUnsafe(ref xr, (nuint)i)) * Vector256.Create(InvSqrt2);
+                var ti = Vector256<float>.One / (Vector256<float>.One + (z * Vector256.Create(0.5f)));
+                var p = Vector256.Create(C9);
+                p = (p * ti) + Vector256.Create(C8);
+                p = (p * ti) + Vector256.Create(C7);
+                p = (p * ti) + Vector256.Create(C6);
+                p = (p * ti) + Vector256.Create(C5);
+                p = (p * ti) + Vector256.Create(C4);
+                p = (p * ti) + Vector256.Create(C3);
+                p = (p * ti) + Vector256.Create(C2);
+                p = (p * ti) + Vector256.Create(C1);
+                p = (p * ti) + Vector256.Create(C0);
                 var z2 = z * z;
                 ti.StoreUnsafe(ref tr, (nuint)i);
                 (p - z2).StoreUnsafe(ref er, (nuint)i);
@@ -148,10 +150,10 @@ internal static class GeluSingle
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Cdf(Vector512<float> x, Vector512<float> t, Vector512<float> expTerm)
+    private static Vector256<float> Cdf(Vector256<float> x, Vector256<float> t, Vector256<float> expTerm)
     {
-        var halfErfc = Vector512.Create(0.5f) * t * expTerm;
-        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), halfErfc, Vector512<float>.One - halfErfc);
+        var halfErfc = Vector256.Create(0.5f) * t * expTerm;
+        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), halfErfc, Vector256<float>.One - halfErfc);
     }
 
     /// <summary>Φ(x) from t and exp(P(t) − z²).</summary>

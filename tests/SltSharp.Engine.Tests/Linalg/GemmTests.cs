@@ -302,7 +302,7 @@ public class GemmTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void AutoDispatchRoutesOnlySmallABTransposedToManaged()
+    public void AutoDispatchRoutesSmallProductsToManaged()
     {
         if (Gemm.RequestedBackend != GemmBackend.Auto || !OpenBlas.IsAvailable)
         {
@@ -310,13 +310,29 @@ public class GemmTests(ITestOutputHelper output)
             Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<Half>(false, true, 8, 8, 8));
             return;
         }
-        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 32, 32, 32));
-        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<double>(false, true, 4, 16, 4));
-        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 100, 10, 50)); // narrow C
-        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 64, 64, 32)); // m·n·k = 2^17
-        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 8, 8, 8));
-        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, true, 8, 8, 8));
-        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<Half>(false, false, 512, 512, 512));
+        // Multi-threaded OpenBLAS: the DLN layer in all three patterns of a training step, narrow C, tiny products.
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 100, 50, 50, 2));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, false, 100, 50, 50, 2));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, false, 50, 50, 100, 2));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 100, 10, 50, 2)); // narrow C
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<double>(false, false, 16, 16, 16, 2));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, true, 16, 16, 16, 2));
+        // Thresholds are exclusive: 64³ = 2¹⁸ Aᵀ·B and 128³ = 2²¹ A·B go to OpenBLAS.
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 64, 64, 64, 2));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 128, 128, 128, 2));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 512, 192, 64, 2));
+
+        // Single-threaded OpenBLAS: only A·Bᵀ below 2¹⁷ (64×64×32 = 2¹⁷ is not).
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 32, 32, 32, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 16, 16, 64, 1));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 16, 16, 16, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<double>(false, true, 100, 5, 3, 1)); // narrow C
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 64, 64, 32, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 100, 50, 50, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 50, 50, 100, 1));
+
+        // Element types OpenBLAS lacks always take the managed kernel.
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<Half>(false, false, 512, 512, 512, 2));
     }
 
     [Fact]

@@ -188,6 +188,52 @@ public class OpGradientTests
     }
 
     [Fact]
+    public void Causal_attention_fused()
+    {
+        // Packed q/k/v [chains, batch, T, 3·D] with D = 6 split into 2 heads of 3, and a single group with 3 heads.
+        Check((t, v) => t.CausalAttention(v[0], 2), [2, 1, 4, 18]);
+        Check((t, v) => t.CausalAttention(v[0], 3), [5, 9]);
+    }
+
+    [Fact]
+    public void Causal_attention_fused_equals_the_composition_of_its_parts()
+    {
+        // The unfused graph: split heads with Permute, scaled Q·Kᵀ, CausalMask, Softmax, ·V, merge heads.
+        const int b = 3, t = 5, h = 2, dh = 4, d = h * dh;
+        var x = Values(b * t * 3 * d, 4);
+        var cotangent = Values(b * t * d, 5);
+        var fusedTape = new Tape<double>();
+        var fusedInput = fusedTape.Variable(x, b, t, 3 * d);
+        var fused = fusedTape.CausalAttention(fusedInput, h);
+        var composedTape = new Tape<double>();
+        var composedInput = composedTape.Variable((double[])x.Clone(), b, t, 3 * d);
+        var composed = Composed(composedTape, composedInput);
+        Assert.Equal(composed.Shape.ToArray(), fused.Shape.ToArray());
+        fusedTape.Backward(fused, cotangent);
+        composedTape.Backward(composed, cotangent);
+        // Same products summed in a different order: agreement to rounding (values and gradients are O(1)).
+        for (int i = 0; i < fused.Length; i++)
+        {
+            Assert.Equal(composed.Value[i], fused.Value[i], 1e-13);
+        }
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.Equal(composedInput.Grad[i], fusedInput.Grad[i], 1e-13);
+        }
+
+        static Node<double> Composed(Tape<double> tape, Node<double> qkv)
+        {
+            var split = tape.Permute(tape.Reshape(qkv, b, t, 3, h, dh), 2, 0, 3, 1, 4);
+            var q = tape.Reshape(tape.Narrow(split, 0, 0, 1), b * h, t, dh);
+            var k = tape.Reshape(tape.Narrow(split, 0, 1, 1), b * h, t, dh);
+            var v = tape.Reshape(tape.Narrow(split, 0, 2, 1), b * h, t, dh);
+            var weights = tape.Softmax(tape.CausalMask(tape.MatMul(q, k, transposeB: true, alpha: 1.0 / Math.Sqrt(dh))));
+            var heads = tape.MatMul(weights, v);
+            return tape.Reshape(tape.Permute(tape.Reshape(heads, b, h, t, dh), 0, 2, 1, 3), b, t, d);
+        }
+    }
+
+    [Fact]
     public void Layer_norm()
     {
         Check((t, v) => t.LayerNorm(v[0], v[1], v[2]), [2, 3, 6], [6], [6]);

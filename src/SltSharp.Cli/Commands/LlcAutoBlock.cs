@@ -31,10 +31,15 @@ internal static class LlcAutoBlock
         var sweep = SweepFor(options);
         long? calibrationRun = null;
         LlcRecordingResult? recorded = null;
-        Func<LlcOptions, LlcResult>? estimate = null;
+        bool quiet = parse.GetValue<bool>("--quiet");
+        // Two phases, one bar each: the calibration's cells (their number is known once the step-size probe has run), then
+        // the final run (and any extension of it, which EstimateAuto starts when the first run's diagnostics ask for more).
+        using var calibrating = ProgressReporter.Start(context, "calibration cells", 1, quiet);
+        sweep = sweep with { Progress = calibrating.ForCounts() };
+        Func<LlcOptions, LlcResult> sample = o => LlcEstimator.Estimate(setup.Loss, setup.WStar, o);
         if (storePath is not null)
         {
-            estimate = o =>
+            sample = o =>
             {
                 var samplerConfig = new JsonObject
                 {
@@ -43,10 +48,16 @@ internal static class LlcAutoBlock
                     ["batch_size"] = o.BatchSize, ["seed"] = o.Seed, ["run_name"] = runName, ["auto"] = true,
                 };
                 using var results = SltSharp.Store.SqliteResultsStore.Open(storePath);
-                recorded = LlcRecording.Run(results, modelSpec, samplerConfig, setup, o, null);
+                recorded = LlcRecording.Run(results, modelSpec, samplerConfig, setup, o, o.Progress);
                 return recorded.Result;
             };
         }
+        Func<LlcOptions, LlcResult> estimate = o =>
+        {
+            calibrating.Dispose();
+            using var progress = ProgressReporter.Start(context, $"sampling {o.Chains} chains × {o.Draws} draws", (long)o.Chains * o.Draws, quiet);
+            return sample(o with { Progress = progress.ForChains(o.Chains) });
+        };
         var auto = Calibration.EstimateAuto(setup.Loss, setup.WStar, options, sweep, estimate);
         if (storePath is not null)
         {

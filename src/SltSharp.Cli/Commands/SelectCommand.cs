@@ -38,10 +38,11 @@ internal static class SelectCommand
         var threads = OptionParsing.BoundedInt("--threads", "Threads the chains are spread over (results do not depend on it).", Math.Min(Environment.ProcessorCount, 2), 1);
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
         var output = new Option<string?>("--out") { Description = "HTML report to write (default runs/select-FROM-TO.html)." };
+        var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
 
         var command = new Command("select", "Internal model selection between two critical points: losses, LLCs, posterior log-odds against n and the critical sample size.")
         {
-            model, from, to, n, seed, chains, draws, burnin, epsilon, gamma, k, threads, json, output,
+            model, from, to, n, seed, chains, draws, burnin, epsilon, gamma, k, threads, json, output, quiet,
         };
         command.SetAction(parse =>
         {
@@ -68,8 +69,17 @@ internal static class SelectCommand
             {
                 Engine.Linalg.OpenBlas.SetNumThreads(1);
             }
-            var u = Estimate(fromName, sampleCount, options);
-            var v = Estimate(toName, sampleCount, options);
+            PointEstimate u, v;
+            using (var progress = ProgressReporter.Start(context, $"λ̂ at {fromName} and {toName}: 2 × {options.Chains} chains × {options.Draws} draws",
+                2L * options.Chains * options.Draws, parse.GetValue(quiet)))
+            {
+                var sampling = options with { Progress = progress.ForChains(options.Chains) };
+                progress.Status = fromName;
+                u = Estimate(fromName, sampleCount, sampling);
+                progress.AdvanceTo((long)options.Chains * options.Draws);
+                progress.Status = toName;
+                v = Estimate(toName, sampleCount, sampling);
+            }
             var (theoryU, theoryV, theory, estimatedU, estimatedV, interval) =
                 Compare(u.Point, u.TheoryLambda, u.Llc.Mean, u.Llc.StandardError, v.Point, v.TheoryLambda, v.Llc.Mean, v.Llc.StandardError, kSe);
 

@@ -83,6 +83,10 @@ public sealed class CalibrateCommandTests : IDisposable
         double mean = root.GetProperty("llc_mean").GetDouble();
         Assert.True(root.GetProperty("llc_mcse").GetDouble() <= 0.02 * exact, stdout);
         Assert.True(Math.Abs((mean / exact) - 1) <= 0.05, $"λ̂ {mean} vs exact {exact}");
+        // Progress goes to stderr, one closing line per phase: all calibration cells, then every draw of the final run.
+        int finalDraws = root.GetProperty("chains").GetInt32() * root.GetProperty("draws").GetInt32();
+        Assert.Matches(@"calibration cells: (\d+)/\1 \(100 %\) in", stderr);
+        Assert.Contains($"draws: {finalDraws}/{finalDraws} (100 %) in", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

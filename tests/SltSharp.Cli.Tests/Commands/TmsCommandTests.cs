@@ -88,6 +88,8 @@ public class TmsCommandTests
         var (exit, stdout, stderr) = await Run("select", "--model", "tms", "--from", "5gon", "--to", "6gon", "--n", "1000", "--draws", "150", "--burnin", "100", "--json", "--threads", "1", "--out", html);
         Assert.True(exit is 0 or 1, stderr);
         var root = JsonDocument.Parse(stdout).RootElement;
+        // Progress on stderr covers both points' chains (4 chains × 150 draws each).
+        Assert.Contains("2 × 4 chains × 150 draws: 1200/1200 (100 %) in", stderr, StringComparison.Ordinal);
         // The report holds both points' chains and the crossing.
         Assert.Equal(html, root.GetProperty("report").GetString());
         string page = File.ReadAllText(html);

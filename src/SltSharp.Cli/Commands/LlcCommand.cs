@@ -92,7 +92,7 @@ internal static class LlcCommand
             }
             if (parse.GetValue(temperatures) is { } count)
             {
-                return MultiTemperatureBlock.Run(context.Output, setup, options, count, parse.GetValue(decades) ?? 3.0, asJson);
+                return MultiTemperatureBlock.Run(context, setup, options, count, parse.GetValue(decades) ?? 3.0, asJson, parse.GetValue(quiet));
             }
             if (parse.GetValue(auto))
             {

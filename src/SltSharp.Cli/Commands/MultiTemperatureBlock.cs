@@ -9,12 +9,15 @@ internal static class MultiTemperatureBlock
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static int Run(TextWriter o, BuiltinModel setup, LlcOptions options, int count, double decades, bool asJson)
+    public static int Run(CliContext context, BuiltinModel setup, LlcOptions options, int count, double decades, bool asJson, bool quiet)
     {
+        var o = context.Output;
         MultiTemperatureResult result;
         try
         {
-            result = MultiTemperatureEstimator.Estimate(setup.Loss, setup.WStar, options, new MultiTemperatureOptions
+            // Every temperature runs the same chains × draws; the chain progress counts each new temperature's draws anew.
+            using var progress = ProgressReporter.Start(context, $"{count} temperatures × {options.Chains} chains × {options.Draws} draws", (long)count * options.Chains * options.Draws, quiet);
+            result = MultiTemperatureEstimator.Estimate(setup.Loss, setup.WStar, options with { Progress = progress.ForChains(options.Chains) }, new MultiTemperatureOptions
             {
                 Temperatures = count, Decades = decades, MinNBeta = options.NBeta,
             });

@@ -24,6 +24,8 @@ public class LlcTemperaturesTests
         var multi = root.GetProperty("multi_temperature");
         var per = multi.GetProperty("per_temperature");
         Assert.Equal(4, per.GetArrayLength());
+        // Progress on stderr counts every temperature's draws: 4 × 4 chains × 3000 draws (the default chain count is 4).
+        Assert.Contains("4 temperatures × 4 chains × 3000 draws: 48000/48000 (100 %) in", stderr, StringComparison.Ordinal);
         // Log-spaced over 1.5 decades from nβ = 100; MALA's rule is ε ∝ nβ^(−½).
         Assert.Equal(100, per[0].GetProperty("nbeta").GetDouble(), 9);
         Assert.Equal(100 * Math.Pow(10, 1.5), per[3].GetProperty("nbeta").GetDouble(), 6);

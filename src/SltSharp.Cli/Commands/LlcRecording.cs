@@ -40,23 +40,12 @@ internal static class LlcRecording
         // under one run id in reports.
         var run = store.ListRuns().LastOrDefault(r => r.Command == Command && r.ConfigJson == configJson)
             ?? store.CreateRun(new RunStart(Command, configJson, unchecked((long)options.Seed), CodeVersion(), Environment.MachineName));
-        try
+        return RunStatusScope.Run(store, run.Id, () =>
         {
             var checkpoint = store.AddCheckpoint(run.Id, 0, (string?)modelSpec["checkpoint"] ?? "builtin:" + (string?)modelSpec["name"], CheckpointHash(modelSpec, setup.WStar));
             var job = LlcJob.Run(store, checkpoint.Id, (string)samplerConfig["sampler"]!, samplerConfig, setup.Loss, setup.WStar, options, progress);
-            store.FinishRun(run.Id, RunStatus.Completed);
             return new LlcRecordingResult(job.Result, run.Id, job.Job.Job.Id, job.ChainsComputed, job.ChainsReused);
-        }
-        catch (OperationCanceledException)
-        {
-            store.FinishRun(run.Id, RunStatus.Interrupted);
-            throw;
-        }
-        catch (Exception ex) when (ex is not ResultsStoreException)
-        {
-            store.FinishRun(run.Id, RunStatus.Failed);
-            throw;
-        }
+        });
     }
 
     /// <summary>The checkpoint's identity: the model spec and the exact bits of w*.</summary>

@@ -101,10 +101,7 @@ public static class LlcTrajectory
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
-        var run = store.GetRun(runId);
-        var (taskConfig, _, _) = TrainingRecorder.ReadConfig(run);
-        var task = TrainingTasks.Create(taskConfig);
-        var checkpoints = store.Checkpoints(runId);
+        var (task, checkpoints) = OpenRun(store, runId);
         if (checkpoints.Count < 2)
         {
             throw new ArgumentException($"Run {runId} has {checkpoints.Count} checkpoint(s); a trajectory needs at least two. Finish training first (re-run the same 'slt train' command to resume it).", nameof(runId));
@@ -178,10 +175,7 @@ public static class LlcTrajectory
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(baseOptions);
-        var run = store.GetRun(runId);
-        var (taskConfig, _, _) = TrainingRecorder.ReadConfig(run);
-        var task = TrainingTasks.Create(taskConfig);
-        var checkpoints = store.Checkpoints(runId);
+        var (task, checkpoints) = OpenRun(store, runId);
         if (checkpoints.Count == 0)
         {
             throw new ArgumentException($"Run {runId} has no checkpoints to calibrate at. Finish training first (re-run the same 'slt train' command to resume it).", nameof(runId));
@@ -223,6 +217,13 @@ public static class LlcTrajectory
             ["seconds"] = result.Elapsed.TotalSeconds,
         }.ToJsonString());
         return calibration;
+    }
+
+    /// <summary>The training task a run was recorded with and its checkpoints, by step.</summary>
+    private static (TrainingTask Task, IReadOnlyList<CheckpointRecord> Checkpoints) OpenRun(IResultsStore store, long runId)
+    {
+        var (taskConfig, _, _) = TrainingRecorder.ReadConfig(store.GetRun(runId));
+        return (TrainingTasks.Create(taskConfig), store.Checkpoints(runId));
     }
 
     /// <summary>Loads a checkpoint of the run into <paramref name="model"/> after checking it is the one recorded.</summary>

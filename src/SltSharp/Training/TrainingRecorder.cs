@@ -121,7 +121,7 @@ public static class TrainingRecorder
         var pending = new List<MetricPoint>();
         double lastLoss = double.NaN;
         long startStep = session.Step;
-        try
+        double finalLoss = RunStatusScope.Run(store, run.Id, () =>
         {
             session.Run(
                 (step, loss) =>
@@ -147,23 +147,10 @@ public static class TrainingRecorder
                     store.AddCheckpoint(run.Id, step, relative, Sha256(file));
                 },
                 cancellationToken);
-            if (double.IsNaN(lastLoss))
-            {
-                lastLoss = session.FullLoss();
-            }
-            store.FinishRun(run.Id, RunStatus.Completed);
-        }
-        catch (OperationCanceledException)
-        {
-            store.FinishRun(run.Id, RunStatus.Interrupted);
-            throw;
-        }
-        catch (Exception ex) when (ex is not ResultsStoreException)
-        {
-            store.FinishRun(run.Id, RunStatus.Failed);
-            throw;
-        }
-        return new TrainingRunResult(store.GetRun(run.Id), runFolder, resumedFrom, store.Checkpoints(run.Id), lastLoss, session.Step - startStep);
+            // A resumed run that had nothing left to train reported no loss.
+            return double.IsNaN(lastLoss) ? session.FullLoss() : lastLoss;
+        });
+        return new TrainingRunResult(store.GetRun(run.Id), runFolder, resumedFrom, store.Checkpoints(run.Id), finalLoss, session.Step - startStep);
     }
 
     /// <summary>The absolute path of a checkpoint file (paths are stored relative to the store's folder).</summary>

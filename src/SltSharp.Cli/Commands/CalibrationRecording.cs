@@ -22,7 +22,7 @@ internal static class CalibrationRecording
         using var store = SqliteResultsStore.Open(storePath);
         string configJson = new JsonObject { ["model"] = modelSpec.DeepClone(), ["calibration"] = config.DeepClone() }.ToJsonString();
         var run = store.CreateRun(new RunStart(Command, configJson, unchecked((long)baseOptions.Seed), "slt", Environment.MachineName));
-        try
+        return RunStatusScope.Run(store, run.Id, () =>
         {
             var checkpoint = store.AddCheckpoint(run.Id, 0, "builtin:" + (string?)modelSpec["name"], LlcRecording.CheckpointHash(modelSpec, setup.WStar));
             foreach (var cell in result.Cells)
@@ -66,14 +66,8 @@ internal static class CalibrationRecording
                 var verdict = cell.Class switch { CellClass.Stable => Verdict.Ok, CellClass.NotMixed => Verdict.Warn, _ => Verdict.Fail };
                 store.CompleteJob(new EstimateRecord(job.Id, cell.Lambda, cell.StandardError, diagnostics.ToJsonString(), verdict, [.. cell.Reasons]));
             }
-            store.FinishRun(run.Id, RunStatus.Completed);
             return run.Id;
-        }
-        catch (Exception ex) when (ex is not ResultsStoreException)
-        {
-            store.FinishRun(run.Id, RunStatus.Failed);
-            throw;
-        }
+        });
     }
 
     /// <summary>The grid as a table, then the recommendation and its reasons.</summary>

@@ -32,18 +32,12 @@ internal static class IclRecording
         ArgumentNullException.ThrowIfNull(summary);
         var config = Config(result.Options, result.ParameterCount, quick);
         var run = store.CreateRun(new RunStart(Command, config.ToJsonString(), unchecked((long)result.Options.Seed), LlcRecording.CodeVersion(), Environment.MachineName));
-        try
+        return RunStatusScope.Run(store, run.Id, () =>
         {
             WriteResults(store, run.Id, result);
             store.SaveAnalysis(run.Id, SummaryAnalysis, summary.ToJsonString());
-            store.FinishRun(run.Id, RunStatus.Completed);
             return run.Id;
-        }
-        catch (Exception ex) when (ex is not ResultsStoreException)
-        {
-            store.FinishRun(run.Id, RunStatus.Failed);
-            throw;
-        }
+        });
     }
 
     /// <summary>

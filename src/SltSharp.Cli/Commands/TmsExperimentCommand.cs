@@ -102,9 +102,40 @@ internal static class TmsExperimentCommand
             using var results = parse.GetValue(noStore) ? null : SqliteResultsStore.Open(storePath);
             var run = results?.CreateRun(new RunStart(TmsExperimentReport.Command, ConfigJson(settings, optimizerName).ToJsonString(),
                 unchecked((long)settings.Training.Seed), LlcRecording.CodeVersion(), Environment.MachineName));
-            try
+            bool quietRun = parse.GetValue(quiet);
+            var (census, llcs) = results is null ? Measure() : RunStatusScope.Run(results, run!.Id, Measure);
+            var section = TmsExperimentReport.Build(settings.Seeds, settings.Training.Steps, census, llcs);
+            string html;
+            if (results is not null)
             {
-                bool quietRun = parse.GetValue(quiet);
+                html = parse.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(storePath))!, $"report-{run!.Id}.html");
+                HtmlReportBuilder.Write(results, run!.Id, html);
+            }
+            else
+            {
+                html = parse.GetValue(output) ?? Path.Combine("runs", "experiment-tms.html");
+                var summary = new List<KeyValuePair<string, string>> { new("Command", TmsExperimentReport.Command), new("Seed", settings.Training.Seed.ToString(CultureInfo.InvariantCulture)) };
+                HtmlReportBuilder.Write(new RunReport("slt experiment tms", summary, ConfigJson(settings, optimizerName).ToJsonString(), [], [], [], [], [], section), html);
+            }
+
+            if (asJson)
+            {
+                var o = ToJson(settings, optimizerName, section, census);
+                o["run_id"] = run?.Id;
+                o["report"] = Path.GetFullPath(html);
+                o["seconds"] = stopwatch.Elapsed.TotalSeconds;
+                context.Output.WriteLine(o.ToJsonString(JsonOptions));
+            }
+            else
+            {
+                WriteHuman(context.Output, settings, section, stopwatch.Elapsed);
+                context.Output.WriteLine(run is null ? $"report     {Path.GetFullPath(html)}" : $"recorded   run {run.Id} in {storePath}; report {Path.GetFullPath(html)}");
+            }
+            return section.Llcs.Any(l => l.Verdict == SltSharp.Diagnostics.Verdict.Fail) ? SltApp.ExitFailure : 0;
+
+            // The measurements: training and sampling, under the run's status when there is a run.
+            (List<TmsCensusEntry> Census, Dictionary<string, (double Mean, double StandardError, SltSharp.Diagnostics.Verdict Verdict)> Llcs) Measure()
+            {
                 var census = new List<TmsCensusEntry>();
                 using (var progress = ProgressReporter.Start(context, $"training {settings.NValues.Length} n × {settings.Seeds} seeds × {settings.Training.Steps} steps",
                     (long)settings.NValues.Length * settings.Seeds * settings.Training.Steps, quietRun))
@@ -147,49 +178,7 @@ internal static class TmsExperimentCommand
                         }
                     }
                 }
-
-                var section = TmsExperimentReport.Build(settings.Seeds, settings.Training.Steps, census, llcs);
-                string html;
-                if (results is not null)
-                {
-                    results.FinishRun(run!.Id, RunStatus.Completed);
-                    html = parse.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(storePath))!, $"report-{run.Id}.html");
-                    HtmlReportBuilder.Write(results, run.Id, html);
-                }
-                else
-                {
-                    html = parse.GetValue(output) ?? Path.Combine("runs", "experiment-tms.html");
-                    var summary = new List<KeyValuePair<string, string>> { new("Command", TmsExperimentReport.Command), new("Seed", settings.Training.Seed.ToString(CultureInfo.InvariantCulture)) };
-                    HtmlReportBuilder.Write(new RunReport("slt experiment tms", summary, ConfigJson(settings, optimizerName).ToJsonString(), [], [], [], [], [], section), html);
-                }
-
-                if (asJson)
-                {
-                    var o = ToJson(settings, optimizerName, section, census);
-                    o["run_id"] = run?.Id;
-                    o["report"] = Path.GetFullPath(html);
-                    o["seconds"] = stopwatch.Elapsed.TotalSeconds;
-                    context.Output.WriteLine(o.ToJsonString(JsonOptions));
-                }
-                else
-                {
-                    WriteHuman(context.Output, settings, section, stopwatch.Elapsed);
-                    context.Output.WriteLine(run is null ? $"report     {Path.GetFullPath(html)}" : $"recorded   run {run.Id} in {storePath}; report {Path.GetFullPath(html)}");
-                }
-                return section.Llcs.Any(l => l.Verdict == SltSharp.Diagnostics.Verdict.Fail) ? SltApp.ExitFailure : 0;
-            }
-            catch (OperationCanceledException)
-            {
-                if (run is not null)
-                {
-                    results!.FinishRun(run.Id, RunStatus.Interrupted);
-                }
-                throw;
-            }
-            catch (Exception ex) when (ex is not ResultsStoreException && run is not null)
-            {
-                results!.FinishRun(run.Id, RunStatus.Failed);
-                throw;
+                return (census, llcs);
             }
         }
     }

@@ -85,6 +85,16 @@ internal static class SgldTable
             if (args.Contains("--profile"))
             {
                 Profile(w, nBeta);
+                // The whole estimator path on this thread (Threads = 1 runs the chains on the calling thread): its CPU time
+                // per chain-step includes the driver, index draws, acceptance probes and JIT-warm code, as a timed run does.
+                var single = options with { Threads = 1 };
+                LlcEstimator.Estimate(w.Loss, w.WStar, single with { Burnin = 0, Draws = 200 });
+                Thread.Sleep(300);
+                double before = ThreadClock.Microseconds();
+                LlcEstimator.Estimate(w.Loss, w.WStar, single);
+                double perChainStep = (ThreadClock.Microseconds() - before) / ((double)w.Chains * steps);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{w.Name}: estimator path on one thread, CPU µs per chain-step {perChainStep:F2} => {1e6 / perChainStep:F0} chain-steps/s per thread"));
                 continue;
             }
             // Warm-up: JIT tiers and buffer allocation, outside the timed run.

@@ -97,8 +97,11 @@ internal static class SgldTable
                     $"{w.Name}: estimator path on one thread, CPU µs per chain-step {perChainStep:F2} => {1e6 / perChainStep:F0} chain-steps/s per thread"));
                 continue;
             }
-            // Warm-up: JIT tiers and buffer allocation, outside the timed run.
-            LlcEstimator.Estimate(w.Loss, w.WStar, options with { Burnin = 0, Draws = 20, Chains = Math.Min(w.Chains, threads) });
+            // Warm-up: JIT tiers and buffer allocation, outside the timed run. Enough steps that the hot methods pass the
+            // tier-1 threshold (30 calls) and the background compiler's delay (a 1000-step TMS run lasts a fraction of a
+            // second, so 20 warm-up steps left much of it in tier-0 code), then a pause for the compiler to finish.
+            LlcEstimator.Estimate(w.Loss, w.WStar, options with { Burnin = 0, Draws = 200, Chains = Math.Min(w.Chains, 2 * threads) });
+            Thread.Sleep(300);
             var result = LlcEstimator.Estimate(w.Loss, w.WStar, options);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{w.Name} {result.Sampling.StepsPerSecond:F0} steps/s, llc {result.Mean:F3} +- {result.StandardError:F3} ({w.Chains} chains x {steps} steps, threads={threads}, params={w.Loss.ParameterCount}, survived={result.SurvivingChains.Length})"));

@@ -85,10 +85,33 @@ internal static class SgldTable
             if (args.Contains("--profile"))
             {
                 Profile(w, nBeta);
+                // The whole estimator path on this thread (Threads = 1 runs the chains on the calling thread): its CPU time
+                // per chain-step includes the driver, index draws, acceptance probes and JIT-warm code, as a timed run does.
+                var single = options with { Threads = 1 };
+                LlcEstimator.Estimate(w.Loss, w.WStar, single with { Burnin = 0, Draws = 200 });
+                Thread.Sleep(300);
+                double before = ThreadClock.Microseconds();
+                LlcEstimator.Estimate(w.Loss, w.WStar, single);
+                double perChainStep = (ThreadClock.Microseconds() - before) / ((double)w.Chains * steps);
+                // The driver alone, with and without the acceptance probes (a noise scale of 1 − 1e-9 turns them off).
+                var sampling = single.ToSamplingOptions();
+                double DriverMicroseconds(double noiseScale)
+                {
+                    var sgld = new Sgld<float>(new LocalizedPosterior(nBeta, w.Localization, 0), w.StepSize, noiseScale: noiseScale);
+                    double t0 = ThreadClock.Microseconds();
+                    ChainDriver.Run(sgld, w.Loss, w.WStar, 0, sampling);
+                    return (ThreadClock.Microseconds() - t0) / ((double)w.Chains * steps);
+                }
+                double driver = DriverMicroseconds(1.0), unprobed = DriverMicroseconds(1 - 1e-9);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{w.Name}: estimator path on one thread, CPU µs per chain-step {perChainStep:F2} => {1e6 / perChainStep:F0} chain-steps/s per thread; chain driver alone {driver:F2}, without acceptance probes {unprobed:F2}"));
                 continue;
             }
-            // Warm-up: JIT tiers and buffer allocation, outside the timed run.
-            LlcEstimator.Estimate(w.Loss, w.WStar, options with { Burnin = 0, Draws = 20, Chains = Math.Min(w.Chains, threads) });
+            // Warm-up: JIT tiers and buffer allocation, outside the timed run. Enough steps that the hot methods pass the
+            // tier-1 threshold (30 calls) and the background compiler's delay (a 1000-step TMS run lasts a fraction of a
+            // second, so 20 warm-up steps left much of it in tier-0 code), then a pause for the compiler to finish.
+            LlcEstimator.Estimate(w.Loss, w.WStar, options with { Burnin = 0, Draws = 200, Chains = Math.Min(w.Chains, 2 * threads) });
+            Thread.Sleep(300);
             var result = LlcEstimator.Estimate(w.Loss, w.WStar, options);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{w.Name} {result.Sampling.StepsPerSecond:F0} steps/s, llc {result.Mean:F3} +- {result.StandardError:F3} ({w.Chains} chains x {steps} steps, threads={threads}, params={w.Loss.ParameterCount}, survived={result.SurvivingChains.Length})"));

@@ -88,4 +88,52 @@ public class ModelGradientTests
         model.Evaluate(w, 1, [0], l, []);
         Assert.Equal((3 - o) * (3 - o), l[0], 12);
     }
+
+    [Theory]
+    [InlineData(new[] { 3, 4, 2, 5 }, 6)]      // input narrower than the batch: the automatic choice is the product form
+    [InlineData(new[] { 5, 6, 6, 6, 6, 4 }, 9)] // five layers, like the 5×50 benchmark network
+    [InlineData(new[] { 4, 3 }, 7)]             // one layer: ∂L/∂W_0 = GᵀX directly
+    public void DeepLinearNetworkProductFormEqualsLayeredForm(int[] widths, int m)
+    {
+        // The two evaluation orders compute the same loss and gradient; in double the only difference is rounding
+        // (a few products of small matrices: relative 1e-12 is 10⁴ ulps of slack and still catches any wrong term).
+        var (model, _) = DeepLinearNetwork<double>.CreateTeacherTask(widths, 1, 40, 5, 1.0);
+        Assert.True(model.ProductFormIsCheaper(m, withGradient: true) || widths.Length == 2);
+        const int chains = 3;
+        int p = model.ParameterCount;
+        var rng = new Rng(9);
+        var w = new double[chains * p];
+        rng.FillGaussian<double>(w, 0.7);
+        var batch = new int[chains * m];
+        rng.FillIndices(batch, model.SampleCount);
+        var (lossLayered, gradLayered) = (new double[chains], new double[chains * p]);
+        var (lossProduct, gradProduct) = (new double[chains], new double[chains * p]);
+        model.Form = DeepLinearForm.Layered;
+        model.Evaluate(w, chains, batch, lossLayered, gradLayered);
+        model.Form = DeepLinearForm.Product;
+        model.Evaluate(w, chains, batch, lossProduct, gradProduct);
+        var forwardOnly = new double[chains];
+        model.Evaluate(w, chains, batch, forwardOnly, []);
+        for (int c = 0; c < chains; c++)
+        {
+            Assert.Equal(lossLayered[c], lossProduct[c], 1e-12 * lossLayered[c]);
+            Assert.Equal(lossProduct[c], forwardOnly[c]);
+        }
+        double scale = gradLayered.Max(Math.Abs);
+        for (int i = 0; i < gradLayered.Length; i++)
+        {
+            Assert.Equal(gradLayered[i], gradProduct[i], 1e-12 * scale);
+        }
+    }
+
+    [Fact]
+    public void DeepLinearNetworkChoosesTheCheaperForm()
+    {
+        // 5×50 at batch 100: product 2.0M multiply-adds against layered 3.5M; 10×100 at batch 100: equal, so layered.
+        var narrow = new DeepLinearNetwork<float>([50, 50, 50, 50, 50, 50], new float[50], new float[50]);
+        var square = new DeepLinearNetwork<float>([100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100], new float[100], new float[100]);
+        Assert.True(narrow.ProductFormIsCheaper(100, withGradient: true));
+        Assert.False(square.ProductFormIsCheaper(100, withGradient: true));
+        Assert.False(narrow.ProductFormIsCheaper(20, withGradient: true));
+    }
 }

@@ -177,32 +177,61 @@ public sealed class TmsChainedLoss<T> : IReplicableChainedLoss<T>
         ref int columnRef = ref MemoryMarshal.GetArrayDataReference(_column);
         ref int rowStartRef = ref MemoryMarshal.GetArrayDataReference(_rowStart);
         var loss = Vector<T>.Zero;
-        foreach (int s in batch) // indices were checked by Evaluate; the sparse rows at construction
+        if (stride == width && withGradient)
         {
-            int start = Unsafe.Add(ref rowStartRef, s), end = Unsafe.Add(ref rowStartRef, s + 1);
-            nuint xOffset = (nuint)s * (nuint)stride;
-            for (int q = 0; q < stride; q += width)
+            // One vector per row (the 6-feature model in float): the bias gradient and the loss stay in registers. Through
+            // memory, the bias gradient's load-add-store was a dependency chain from every sample to the next.
+            var db = Vector<T>.Zero;
+            var b = Vector.LoadUnsafe(ref bRef);
+            foreach (int s in batch)
             {
-                // pre = b + G·x over x's nonzeros (G symmetric: column k of G is row k).
-                var pre = Vector.LoadUnsafe(ref bRef, (nuint)q);
+                int start = Unsafe.Add(ref rowStartRef, s), end = Unsafe.Add(ref rowStartRef, s + 1);
+                var pre = b;
                 for (int e = start; e < end; e++)
                 {
-                    pre += new Vector<T>(Unsafe.Add(ref valueRef, e)) * Vector.LoadUnsafe(ref gRef, (nuint)((Unsafe.Add(ref columnRef, e) * stride) + q));
+                    pre += new Vector<T>(Unsafe.Add(ref valueRef, e)) * Vector.LoadUnsafe(ref gRef, (nuint)(Unsafe.Add(ref columnRef, e) * stride));
                 }
-                var residual = Vector.Max(pre, Vector<T>.Zero) - Vector.LoadUnsafe(ref xRef, xOffset + (nuint)q);
+                var residual = Vector.Max(pre, Vector<T>.Zero) - Vector.LoadUnsafe(ref xRef, (nuint)s * (nuint)stride);
                 loss += residual * residual;
-                if (!withGradient)
-                {
-                    continue;
-                }
-                // d (unscaled): the ReLU passes the residual only where it is active.
                 var d = Vector.ConditionalSelect(Vector.GreaterThan(pre, Vector<T>.Zero), residual, Vector<T>.Zero);
-                (Vector.LoadUnsafe(ref dbRef, (nuint)q) + d).StoreUnsafe(ref dbRef, (nuint)q);
+                db += d;
                 for (int e = start; e < end; e++)
                 {
-                    // row k of Aᵀ = column k of A = Σ_s d_s·x_sk
-                    nuint at = (nuint)((Unsafe.Add(ref columnRef, e) * stride) + q);
+                    nuint at = (nuint)(Unsafe.Add(ref columnRef, e) * stride);
                     (Vector.LoadUnsafe(ref atRef, at) + (d * new Vector<T>(Unsafe.Add(ref valueRef, e)))).StoreUnsafe(ref atRef, at);
+                }
+            }
+            db.StoreUnsafe(ref dbRef);
+        }
+        else
+        {
+            foreach (int s in batch) // indices were checked by Evaluate; the sparse rows at construction
+            {
+                int start = Unsafe.Add(ref rowStartRef, s), end = Unsafe.Add(ref rowStartRef, s + 1);
+                nuint xOffset = (nuint)s * (nuint)stride;
+                for (int q = 0; q < stride; q += width)
+                {
+                    // pre = b + G·x over x's nonzeros (G symmetric: column k of G is row k).
+                    var pre = Vector.LoadUnsafe(ref bRef, (nuint)q);
+                    for (int e = start; e < end; e++)
+                    {
+                        pre += new Vector<T>(Unsafe.Add(ref valueRef, e)) * Vector.LoadUnsafe(ref gRef, (nuint)((Unsafe.Add(ref columnRef, e) * stride) + q));
+                    }
+                    var residual = Vector.Max(pre, Vector<T>.Zero) - Vector.LoadUnsafe(ref xRef, xOffset + (nuint)q);
+                    loss += residual * residual;
+                    if (!withGradient)
+                    {
+                        continue;
+                    }
+                    // d (unscaled): the ReLU passes the residual only where it is active.
+                    var d = Vector.ConditionalSelect(Vector.GreaterThan(pre, Vector<T>.Zero), residual, Vector<T>.Zero);
+                    (Vector.LoadUnsafe(ref dbRef, (nuint)q) + d).StoreUnsafe(ref dbRef, (nuint)q);
+                    for (int e = start; e < end; e++)
+                    {
+                        // row k of Aᵀ = column k of A = Σ_s d_s·x_sk
+                        nuint at = (nuint)((Unsafe.Add(ref columnRef, e) * stride) + q);
+                        (Vector.LoadUnsafe(ref atRef, at) + (d * new Vector<T>(Unsafe.Add(ref valueRef, e)))).StoreUnsafe(ref atRef, at);
+                    }
                 }
             }
         }

@@ -29,7 +29,7 @@ public sealed record MultiTemperatureOptions
     /// moves ε until the exact acceptance is near this value; the ε rule above then only gives the pilot's first guess.
     /// Null keeps the rule's ε. Why 0.95 and not the usual 0.6–0.8: on the normal-crossing potentials the acceptance is
     /// an average over very different places (the arms' transverse width shrinks as the other coordinate grows), and
-    /// measured on (1,3) over nβ = 10²…10⁴ the per-temperature means came out 4–8% below quadrature at 0.7, 2.6–3.2% at
+    /// measured on (1,3) over nβ = 10²…10⁴ the per-temperature means came out 4–8% below quadrature at 0.7, 2.2–3.2% at
     /// 0.9 and 1–2% at 0.95 (large steps rarely enter, then stick in, the narrow parts), while the rule's ε (acceptance
     /// 0.99) gave bulk ESS 5–13k of 320k draws against ≈ 100k at 0.95 (docs/sampling-and-llc.md).
     /// </summary>
@@ -194,7 +194,7 @@ public static class MultiTemperatureEstimator
     }
 
     /// <summary>Rounds of the step-size pilot at most, and its tolerance on the acceptance.</summary>
-    public const int PilotRounds = 6;
+    public const int PilotRounds = 8;
 
     /// <summary>
     /// The pilot stops when the rejection rate 1 − acceptance is within this factor of 1 − target (either way): a
@@ -204,53 +204,69 @@ public static class MultiTemperatureEstimator
     public const double PilotTolerance = 1.25;
 
     /// <summary>
-    /// The MALA step whose exact acceptance at nβ = options.NBeta is near <paramref name="target"/>: rounds of 4 chains ×
-    /// (1000 burn-in + 500 steps) from w*, each moving ε by ((1 − target)/(1 − acceptance))^(2/3), because MALA's
-    /// rejection grows as ε^(3/2) for small ε (clamped to a factor 10 per round; at most <see cref="PilotRounds"/>).
-    /// The pilot uses its own seed stream, so the run that follows is the same as with that ε given by hand.
+    /// The MALA step whose exact acceptance at nβ = options.NBeta is near <paramref name="target"/>: 4 pilot chains start
+    /// at w*, take min(options.Burnin, 5000) (at least 500) burn-in steps, then rounds of 500 measured steps, the chains
+    /// carrying on from round to round (a restart at w* would measure the acceptance near w*, not in the bulk: on the
+    /// data model at nβ ≈ 3000 that pilot settled at 0.95 and the run then accepted 0.72). After each round ε moves by
+    /// ((1 − target)/(1 − acceptance))^(2/3), because MALA's rejection grows as ε^(3/2) for small ε (clamped to a factor
+    /// 10), until the rejection rate is within <see cref="PilotTolerance"/> of 1 − target or <see cref="PilotRounds"/>
+    /// rounds have run. The pilot has its own random streams, so the run that follows is the same as with that ε given
+    /// by hand.
     /// </summary>
-    /// <returns>The step and the sampler steps per chain the pilot took.</returns>
+    /// <returns>The step and the sampler steps per pilot chain.</returns>
     public static (double StepSize, int PilotSteps) AdaptStepSize<T>(IChainedLoss<T> loss, ReadOnlySpan<T> wStar, LlcOptions options, double initialStep, double target, ulong stream = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(options);
-        const int burnin = 1_000, draws = 500;
+        const int measured = 500, minBurnin = 500, maxBurnin = 5_000;
+        var posterior = new LocalizedPosterior(options.NBeta ?? LocalizedPosterior.DefaultNBeta(loss.SampleCount), options.Localization, options.WeightDecay);
+        int chains = Math.Clamp(options.Chains, 1, 4);
+        ulong seed = unchecked(options.Seed + 0x5EED_0000_0000UL + (stream * 0x1_0000UL));
+        var rngs = Enumerable.Range(0, chains).Select(c => new Engine.Random.Rng(seed, (ulong)c)).ToArray();
+        T[] mask = options.ParameterMask is { } selected ? selected.Select(b => b ? T.One : T.Zero).ToArray() : [];
+        // MALA runs on the full data: every chain's slot of the batch holds all n indices.
+        int[] batch = Enumerable.Range(0, chains * loss.SampleCount).Select(i => i % loss.SampleCount).ToArray();
+        var info = new StepInfo[chains];
+        T[] positions = [];
         double step = initialStep;
         int steps = 0;
         for (int round = 0; round < PilotRounds; round++)
         {
-            LlcResult pilot;
-            try
+            var mala = new Mala<T>(posterior, step);
+            var state = mala.Init(wStar, rngs, mask, positions);
+            if (round == 0)
             {
-                pilot = LlcEstimator.Estimate(loss, wStar, options with
+                int burnin = Math.Clamp(options.Burnin, minBurnin, maxBurnin);
+                for (int i = 0; i < burnin; i++)
                 {
-                    StepSize = step, Chains = Math.Min(options.Chains, 4), Burnin = burnin, Draws = draws, Thinning = 1, Progress = null,
-                    ChainIndices = null, Seed = unchecked(options.Seed + 0x5EED_0000_0000UL + (stream * 0x1_0000UL) + (ulong)round),
-                });
+                    mala.Step(state, loss, batch, info);
+                }
+                steps += burnin;
             }
-            catch (SamplingDivergedException)
+            double sum = 0;
+            int count = 0;
+            for (int i = 0; i < measured; i++)
             {
-                // Every pilot chain diverged: the step is far too large.
-                steps += burnin + draws;
-                step /= 10;
-                continue;
+                mala.Step(state, loss, batch, info);
+                foreach (var x in info)
+                {
+                    if (double.IsFinite(x.Acceptance))
+                    {
+                        sum += x.Acceptance;
+                        count++;
+                    }
+                }
             }
-            steps += burnin + draws;
-            double acceptance = pilot.Diagnostics.MeanAcceptance;
-            if (!double.IsFinite(acceptance))
-            {
-                // Every pilot chain diverged: the step is far too large.
-                step /= 10;
-                continue;
-            }
+            steps += measured;
+            positions = state.Positions.ToArray();
+            double acceptance = count > 0 ? sum / count : 0;
             double ratio = (1 - target) / Math.Max(1 - acceptance, 1e-4);
             if (ratio <= PilotTolerance && ratio >= 1 / PilotTolerance)
             {
                 break;
             }
-            double factor = Math.Pow(ratio, 2.0 / 3.0);
-            step *= Math.Clamp(factor, 0.1, 10);
+            step *= Math.Clamp(Math.Pow(ratio, 2.0 / 3.0), 0.1, 10);
         }
         return (step, steps);
     }

@@ -27,11 +27,13 @@ public class LlcTemperaturesTests
         // Progress on stderr counts every temperature's draws: 4 × 4 chains × 3000 draws (the default chain count is 4).
         Assert.Contains("4 temperatures × 4 chains × 3000 draws: 48000/48000 (100 %) in", stderr, StringComparison.Ordinal);
         // Log-spaced over 1.5 decades from nβ = 100; for MALA a pilot tunes ε per temperature to acceptance 0.95 (it stops
-        // at a rejection rate within 1.25× of 0.05: acceptance 0.9375–0.96; 0.9–0.98 leaves room for its own noise with
-        // 4 chains × 500 steps), so ε no longer follows the rule ε ∝ nβ^(−½) exactly.
+        // at a rejection rate within 1.25× of 0.05: acceptance 0.9375–0.96), so ε no longer follows the rule ε ∝ nβ^(−½).
+        // The run's acceptance may differ: the pilot measures 4 chains × 500 correlated steps (a rejection rate of 5% has a
+        // relative SE of ~30% there) and this short run spends part of its draws near w*; 0.85–0.99 is three times the
+        // pilot's band (an untuned ε would sit at 0.99+ or, too large, far below).
         Assert.Equal(100, per[0].GetProperty("nbeta").GetDouble(), 9);
         Assert.Equal(100 * Math.Pow(10, 1.5), per[3].GetProperty("nbeta").GetDouble(), 6);
-        Assert.All(per.EnumerateArray(), t => Assert.InRange(t.GetProperty("acceptance").GetDouble(), 0.9, 0.98));
+        Assert.All(per.EnumerateArray(), t => Assert.InRange(t.GetProperty("acceptance").GetDouble(), 0.85, 0.99));
         // Each temperature against its quadrature value: 4 SE (the SE is the larger of across-chain SE and MCSE)
         // plus 2% for the data model's finite-n posterior being sampled by MALA (exact, so only Monte Carlo error).
         foreach (var t in per.EnumerateArray())
@@ -76,9 +78,9 @@ public class LlcTemperaturesTests
         Assert.Equal(100, per[0].GetProperty("nbeta").GetDouble(), 9); // the potential's default nβ
         foreach (var t in per.EnumerateArray())
         {
-            // The pilot tuned ε: acceptance 0.9375–0.96 where the pilot stops, widened to 0.9–0.98 for the pilot's own
+            // The pilot tuned ε: acceptance 0.9375–0.96 where the pilot stops, widened to 0.85–0.99 for the pilot's own
             // noise (4 chains × 500 steps) and the difference between the pilot's and the run's stretch of the chain.
-            Assert.InRange(t.GetProperty("acceptance").GetDouble(), 0.9, 0.98);
+            Assert.InRange(t.GetProperty("acceptance").GetDouble(), 0.85, 0.99);
             Assert.True(t.GetProperty("pilot_steps").GetInt32() > 0);
             // Each temperature against its quadrature value on the potential: 4 SE (MALA is exact, so Monte Carlo only).
             double mean = t.GetProperty("llc_mean").GetDouble(), se = t.GetProperty("llc_se").GetDouble();

@@ -12,7 +12,8 @@ internal sealed record ModelDefaults(int N, int BatchSize, int Burnin, int Draws
 /// the exact value of the estimator at finite temperature (nβ, γ) where quadrature gives it.</summary>
 internal sealed record BuiltinModel(
     string Description, IChainedLoss<double> Loss, double[] WStar, LearningCoefficient? Exact, double DefaultStepSize,
-    Func<double, double, double>? ExactAtTemperature, bool MultiplicityKnown = true, double? DefaultLocalization = null);
+    Func<double, double, double>? ExactAtTemperature, bool MultiplicityKnown = true, double? DefaultLocalization = null,
+    double? DefaultNBeta = null);
 
 /// <summary>The built-in models the commands can sample: their loss, true parameter w*, exact λ and defaults.</summary>
 internal static class BuiltinModels
@@ -52,6 +53,31 @@ internal static class BuiltinModels
         return new BuiltinModel($"normal crossing y = x·Π w_i^p_i, powers ({string.Join(",", powers)})", loss, new double[powers.Length],
             LearningCoefficients.NormalCrossing(powers), 1e-3,
             (nBeta, gamma) => NormalCrossingExact.DataModelLlc(powers, loss.Sxx, loss.Sxy, nBeta, gamma));
+    }
+
+    // The pure potential has no data (n = 1 in the loss's terms), so nβ cannot default to n/ln n: 100 is the smallest
+    // temperature of the multi-temperature runs measured in docs/sampling-and-llc.md.
+    public static readonly ModelDefaults NormalCrossingPotentialDefaults = new(1, 0, 5_000, 5_000, 5);
+
+    /// <summary>
+    /// The pure potential K(w) = Π w_i^(2 p_i) (<see cref="SltSharp.Models.NormalCrossingPotential{T}"/>): its minimum is w* = 0 with
+    /// K(w*) = 0 exactly, so every draw has K &gt; 0 and the multi-temperature estimate can decide from the loss
+    /// distributions (the data model's y is pure noise, so its minimum is not at w* and only the means fit applies).
+    /// </summary>
+    public static BuiltinModel NormalCrossingPotential(int[] powers)
+    {
+        if (powers.All(p => p == 0))
+        {
+            throw new CliUsageException("--powers needs at least one positive power, e.g. --powers 1,2.");
+        }
+        if (powers.Any(p => p < 0))
+        {
+            throw new CliUsageException($"--powers must be ≥ 0 (got {string.Join(",", powers)}).");
+        }
+        // ε = 1e-3 at nβ = 100 is the default for MALA (acceptance ~0.9 on (1,1)); --temperatures tunes it per temperature.
+        return new BuiltinModel($"normal-crossing potential K = Π w_i^(2p_i), powers ({string.Join(",", powers)})", new NormalCrossingPotential<double>(powers),
+            new double[powers.Length], LearningCoefficients.NormalCrossing(powers), 1e-3,
+            (nBeta, gamma) => NormalCrossingExact.PotentialLlc(powers, nBeta, gamma), DefaultNBeta: 100);
     }
 
     /// <summary>Critical points <c>--init</c> accepts for the toy model of superposition, with their (k, "+" count).</summary>

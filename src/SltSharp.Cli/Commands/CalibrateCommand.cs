@@ -45,7 +45,7 @@ internal static class CalibrateCommand
             var baseOptions = new LlcOptions
             {
                 Sampler = kind,
-                NBeta = parse.GetValue(nbeta),
+                NBeta = parse.GetValue(nbeta) ?? setup.DefaultNBeta,
                 Localization = setup.DefaultLocalization ?? 1.0,
                 BatchSize = batch == 0 || kind == SamplerKind.Mala ? null : batch,
                 Seed = parse.GetValue(modelOptions.Seed),

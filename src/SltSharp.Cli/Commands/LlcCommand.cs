@@ -17,7 +17,7 @@ namespace SltSharp.Cli.Commands;
 internal static class LlcCommand
 {
     /// <summary>Built-in models <c>--model</c> accepts.</summary>
-    public static readonly string[] Models = ["dln", "normal-crossing", "tms"];
+    public static readonly string[] Models = ["dln", "normal-crossing", "normal-crossing-potential", "tms"];
 
     public static Command Build(CliContext context)
     {
@@ -35,7 +35,7 @@ internal static class LlcCommand
         var threads = OptionParsing.BoundedInt("--threads", "Threads the chains are spread over (results do not depend on it).", Math.Min(Environment.ProcessorCount, 2), 1);
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
         var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
-        var temperatures = OptionParsing.OptionalInt("--temperatures", "Multiplicity-aware estimate: sample at K ≥ 4 values of nβ over --decades decades from --nbeta (ε ∝ 1/nβ; ∝ nβ^(−½) for mala) and fit λ − (m−1)/(ln t + c) against λ − a·t^(−δ).", 4);
+        var temperatures = OptionParsing.OptionalInt("--temperatures", "Multiplicity-aware estimate: sample at K ≥ 4 values of nβ over --decades decades from --nbeta (ε ∝ 1/nβ; for mala a short pilot tunes ε per temperature to acceptance 0.95) and fit λ − (m−1)/(ln t + c) against λ − a·t^(−δ).", 4);
         var decades = OptionParsing.PositiveDouble("--decades", "With --temperatures: decades spanned above the smallest nβ (default 3).");
         var store = new Option<string>("--store") { Description = "Results store the run is recorded in; re-running the same command resumes it (only missing chains are sampled).", DefaultValueFactory = _ => DefaultStore };
         var noStore = new Option<bool>("--no-store") { Description = "Do not record the run (nothing is written, nothing resumes)." };
@@ -74,7 +74,7 @@ internal static class LlcCommand
             {
                 Sampler = samplerName switch { "psgld" => SamplerKind.PreconditionedSgld, "sgnht" => SamplerKind.Sgnht, "mala" => SamplerKind.Mala, _ => SamplerKind.Sgld },
                 StepSize = parse.GetValue(epsilon) ?? setup.DefaultStepSize,
-                NBeta = parse.GetValue(nbeta),
+                NBeta = parse.GetValue(nbeta) ?? setup.DefaultNBeta,
                 Localization = parse.GetValue(gamma) ?? setup.DefaultLocalization ?? 1.0,
                 Chains = parse.GetValue(chains),
                 Draws = parse.GetValue(draws) ?? defaults.Draws,

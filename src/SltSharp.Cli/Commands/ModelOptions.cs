@@ -10,7 +10,7 @@ namespace SltSharp.Cli.Commands;
 /// </summary>
 internal sealed class ModelOptions
 {
-    public Option<string> Model { get; } = new("--model") { Description = "Built-in model: dln (deep linear network with a reduced-rank teacher), normal-crossing (y = x·Π w_i^p_i) or tms (toy model of superposition at --init).", DefaultValueFactory = _ => "dln" };
+    public Option<string> Model { get; } = new("--model") { Description = "Built-in model: dln (deep linear network with a reduced-rank teacher), normal-crossing (y = x·Π w_i^p_i), normal-crossing-potential (K = Π w_i^(2p_i), no data; nβ default 100) or tms (toy model of superposition at --init).", DefaultValueFactory = _ => "dln" };
 
     public Option<int[]> Widths { get; } = OptionParsing.IntList("--widths", "DLN layer widths, input first (e.g. 10,20,10).", () => [10, 20, 10], minimum: 1);
 
@@ -48,7 +48,11 @@ internal sealed class ModelOptions
     public (BuiltinModel Setup, ModelDefaults Defaults, int N, int Batch) Resolve(ParseResult parse, BuiltinModel? given = null, ModelDefaults? givenDefaults = null)
     {
         string modelName = parse.GetValue(Model)!;
-        var defaults = givenDefaults ?? modelName switch { "dln" => BuiltinModels.DeepLinearDefaults, "tms" => BuiltinModels.TmsDefaults, _ => BuiltinModels.NormalCrossingDefaults };
+        var defaults = givenDefaults ?? modelName switch { "dln" => BuiltinModels.DeepLinearDefaults, "tms" => BuiltinModels.TmsDefaults, "normal-crossing-potential" => BuiltinModels.NormalCrossingPotentialDefaults, _ => BuiltinModels.NormalCrossingDefaults };
+        if (given is null && modelName == "normal-crossing-potential" && parse.GetValue(N) is { } givenN)
+        {
+            throw new CliUsageException($"--n {givenN}: normal-crossing-potential has no data (K = Π w_i^(2p_i) itself); drop --n, and set the temperature with --nbeta.");
+        }
         int sampleCount = given is not null ? defaults.N : parse.GetValue(N) ?? defaults.N;
         int batch = parse.GetValue(BatchSize) ?? defaults.BatchSize;
         if (batch > sampleCount)
@@ -59,6 +63,7 @@ internal sealed class ModelOptions
         {
             "dln" => BuiltinModels.DeepLinear(parse.GetValue(Widths)!, parse.GetValue(Rank), sampleCount, parse.GetValue(Seed)),
             "tms" => BuiltinModels.Tms(parse.GetValue(Init)!, sampleCount, parse.GetValue(Seed)),
+            "normal-crossing-potential" => BuiltinModels.NormalCrossingPotential(parse.GetValue(Powers)!),
             _ => BuiltinModels.NormalCrossing(parse.GetValue(Powers)!, sampleCount, parse.GetValue(Seed)),
         };
         return (setup, defaults, sampleCount, batch);

@@ -37,6 +37,9 @@ internal static class MultiTemperatureBlock
                 ["llc_se"] = Finite(e.StandardError),
                 ["exact_finite_temperature"] = setup.ExactAtTemperature?.Invoke(e.NBeta, options.Localization),
                 ["verdict"] = e.Run.Verdict.ToString().ToLowerInvariant(),
+                ["acceptance"] = Finite(e.Run.Diagnostics.MeanAcceptance),
+                ["ess"] = Finite(e.Run.Diagnostics.BulkEss),
+                ["pilot_steps"] = e.PilotSteps,
             })]);
             var root = new JsonObject
             {
@@ -74,7 +77,7 @@ internal static class MultiTemperatureBlock
             o.WriteLine($"model      {setup.Description}");
             foreach (var e in result.PerTemperature)
             {
-                o.WriteLine($"nβ {e.NBeta,10:G4}  ε {e.StepSize:G3}  λ̂ {e.Lambda:F4} ± {e.StandardError:F4}  {e.Run.Verdict.ToString().ToLowerInvariant()}");
+                o.WriteLine($"nβ {e.NBeta,10:G4}  ε {e.StepSize:G3}  acceptance {e.Run.Diagnostics.MeanAcceptance:F2}  λ̂ {e.Lambda:F4} ± {e.StandardError:F4}  {e.Run.Verdict.ToString().ToLowerInvariant()}");
             }
             o.WriteLine($"fit        {fit.Correction.ToString().ToLowerInvariant()}: λ = {fit.Lambda:G4} ± {fit.LambdaStandardError:G2}, interval [{fit.IntervalLow:G4}, {fit.IntervalHigh:G4}], m = {(fit.Multiplicity?.ToString() ?? "–")} (fitted {fit.MultiplicityReal:G3})");
             if (setup.Exact is { } exact)

@@ -162,23 +162,27 @@ public class MultiTemperatureSamplingTests(ITestOutputHelper output)
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void MalaFlagsTheCloseExponentForPowersOneThree() => Check(1, 3, 25);
+    public void MalaFlagsTheCloseExponentForPowersOneThree() => Check(1, 3, 25, closeMayBeAmbiguous: true);
 
     [Fact]
     [Trait("Category", "Slow")]
     public void MalaFlagsTheCloseExponentForPowersTwoThree() => Check(2, 3, 26);
 
-    private void Check(int p1, int p2, ulong seed, int draws = 40_000)
+    // closeMayBeAmbiguous: (1,3) with this seed has one chain stuck at nβ = 3162 (bulk ESS 116; docs/sampling-and-llc.md),
+    // which makes the log with its nuisance term fit as well as the power (ΔAIC 2.3): the honest answer there is
+    // Ambiguous with an interval holding λ, which the test then demands instead.
+    private void Check(int p1, int p2, ulong seed, int draws = 40_000, bool closeMayBeAmbiguous = false)
     {
-        // ε at nβ = 100 is 2e-3·min(p)²: the valley's transverse width at w1 ~ 1 is ~t^(−1/(2·min p)), so the powers ≥ 2
-        // take larger steps (at 2e-3 their acceptance was 1.00 and the bulk ESS of (3,3) fell to 2.6k of 320k draws).
-        // 8 chains × 40k draws per temperature (20k in the default suite's close-exponent run, ≈ 25 s), nβ = 10²…10⁴ at 5 temperatures, ε = 2e-3·(100/nβ)^½ (the default rule
-        // for MALA: exact, so ε only sets efficiency; with ε ∝ 1/nβ the acceptance went to 1 and the SEs at high nβ
-        // tripled). Per-temperature SEs of the means are then ~1%.
+        // 8 chains × 40k draws per temperature (20k in the default suite's close-exponent run), thinning 4, nβ = 10²…10⁴ at
+        // 5 temperatures. ε at nβ = 100 starts at 2e-3·min(p)² (the arms' transverse width scales as t^(−1/(2·min p)))
+        // and the estimator's pilot tunes it per temperature to acceptance 0.95: at the untuned rule (acceptance 0.99)
+        // the bulk ESS was 5–13k of 320k draws per temperature and (1,2), (1,3), (2,3) came out Ambiguous (ΔAIC 1.9–3.1);
+        // tuned, it is 25–130k and five of six are decided (measured: ΔAIC 13.6–14.6 for (1,2), (2,3), m = 3 costing
+        // ≥ 8.5 in deviance for the multiplicities; (1,3): see closeMayBeAmbiguous; docs/sampling-and-llc.md).
         // Tolerances: m exact and the decision right (Multiplicity for (k,k), CloseExponent for the others), λ within
-        // the 10% of the asymptotic value, and the reported interval must hold λ. On exact distributions at this
-        // precision (DensityOfStatesFitTests) λ is within 1.8% and the decisions have ΔAIC ≥ 10, so 10% leaves room for
-        // the sampling noise of one run (the profile intervals are ±0.6–3%).
+        // the 10% of the asymptotic value, and the reported interval must hold λ. On exact distributions at 1%
+        // (DensityOfStatesFitTests) λ is within 1.8% and the decisions have ΔAIC ≥ 10, so 10% leaves room for the
+        // sampling noise of one run (measured here: −0.5% to +1.4%, profile intervals ±0.6–6%).
         int[] powers = [p1, p2];
         var truth = LearningCoefficients.NormalCrossing(powers);
         var model = new NormalCrossingPotential<double>(powers);
@@ -200,9 +204,18 @@ public class MultiTemperatureSamplingTests(ITestOutputHelper output)
         }
         else
         {
-            // The alternative for close exponents: flagged, or honestly ambiguous with an interval that holds λ
-            // (and is still informative: the log-only answer is 12–18% high here, so an interval reaching 25% is not).
-            Assert.True(fit.Correction is TemperatureCorrection.CloseExponent or TemperatureCorrection.Ambiguous, fit.Message);
+            // The demand for close exponents: detected and said so, with an interval that holds λ and is
+            // informative (the log-only answer is 12–18% high here, so an interval reaching 25% is not).
+            if (closeMayBeAmbiguous && fit.Correction == TemperatureCorrection.Ambiguous)
+            {
+                Assert.Contains("close second exponent", fit.Message, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Equal(TemperatureCorrection.CloseExponent, fit.Correction);
+                Assert.Null(fit.Multiplicity);
+                Assert.Contains("close", fit.Message, StringComparison.Ordinal);
+            }
             Assert.True(fit.PowerLawSupported, fit.Message);
             Assert.InRange(fit.IntervalHigh, truth.Lambda, 1.25 * truth.Lambda);
         }

@@ -181,8 +181,8 @@ public static class StageDetection
         }
         if (excluded.Count > 0)
         {
-            notes?.Add($"Stage detection left out {excluded.Count} failed estimate(s): " + string.Join("; ", excluded.Select(x =>
-                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"step {x.Step:0.###} (λ̂ {x.Llc:0.###}, {x.Reason})"))) + ".");
+            notes?.Add($"Stage detection left out {excluded.Count} failed estimate(s): " + string.Join("; ", excluded.GroupBy(x => x.Reason).Select(g =>
+                $"{g.Key} at step(s) " + string.Join(", ", g.Select(x => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{x.Step:0.###} (λ̂ {x.Llc:0.###})"))))) + ".");
         }
         double spread = used.Max(e => e.Llc) - used.Min(e => e.Llc);
         double floor = Math.Max(1e-6, 1e-3 * spread);

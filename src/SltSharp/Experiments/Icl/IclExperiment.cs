@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using SltSharp.Development;
+using SltSharp.Diagnostics;
 using SltSharp.Engine.Autodiff;
 using SltSharp.Engine.Ops;
 using SltSharp.Engine.Optim;
@@ -234,7 +235,13 @@ public static class IclExperiment
                 + (headResults.Count > 0 ? "; heads " + string.Join(" ", headResults.Select(h => $"{h.Item1}={h.Item2.Mean:0.0}")) : ""));
         }
         double llcSeconds = clock.Elapsed.TotalSeconds;
-        return new IclRunResult(options, set.CountPerChain, evaluations, checkpoints, DetectStages(checkpoints), gap, trainingSeconds, llcSeconds);
+        var stageNotes = new List<string>();
+        var stages = DetectStages(checkpoints, stageNotes);
+        foreach (string note in stageNotes)
+        {
+            log?.Invoke($"M = {label}: {note}");
+        }
+        return new IclRunResult(options, set.CountPerChain, evaluations, checkpoints, stages, gap, trainingSeconds, llcSeconds);
     }
 
     /// <summary>Parameters of the transformer these settings train (without training it).</summary>
@@ -244,41 +251,14 @@ public static class IclExperiment
         return new IclTransformer<float>(options.Dimension, options.Pairs, options.Model).Build(1, new Rng(0, 0)).CountPerChain;
     }
 
-    /// <summary>Stages on λ̂ against ln t, with the reference loss L(w*) for Δloss; null with fewer than 4 usable checkpoints.</summary>
-    public static StageDetectionResult? DetectStages(IReadOnlyList<IclCheckpoint> checkpoints)
+    /// <summary>Stages on λ̂ against ln t with <see cref="StageDetection.DetectFromEstimates"/>'s rule (failed estimates
+    /// left out, noise max(SE, MCSE)), the reference loss L(w*) for Δloss; null with too few usable checkpoints.</summary>
+    public static StageDetectionResult? DetectStages(IReadOnlyList<IclCheckpoint> checkpoints, ICollection<string>? notes = null)
     {
         ArgumentNullException.ThrowIfNull(checkpoints);
-        return DetectStages(
-            [.. checkpoints.Select(c => (double)c.Step)],
-            [.. checkpoints.Select(c => c.Llc.Mean)],
-            [.. checkpoints.Select(c => c.Llc.StandardError)],
-            [.. checkpoints.Select(c => c.Llc.MonteCarloStandardError)],
-            [.. checkpoints.Select(c => c.Llc.ReferenceLoss)]);
-    }
-
-    /// <summary>
-    /// Stages on λ̂ against ln t from per-checkpoint numbers: the noise of each λ̂ is the larger of the between-chain
-    /// standard error and the Monte Carlo standard error (from the effective sample size). With 4 chains the
-    /// between-chain spread is itself a 3-degree-of-freedom guess and was up to 4× below the MCSE on the ICL curve
-    /// (docs/icl.md); taking it alone would let chain-to-chain luck pass for a stage. Null with fewer than 4 usable
-    /// checkpoints.
-    /// </summary>
-    public static StageDetectionResult? DetectStages(double[] steps, double[] llc, double[] standardErrors, double[] monteCarloStandardErrors, double[] referenceLosses)
-    {
-        ArgumentNullException.ThrowIfNull(steps);
-        ArgumentNullException.ThrowIfNull(llc);
-        ArgumentNullException.ThrowIfNull(standardErrors);
-        ArgumentNullException.ThrowIfNull(monteCarloStandardErrors);
-        ArgumentNullException.ThrowIfNull(referenceLosses);
-        var usable = Enumerable.Range(0, steps.Length).Where(i => double.IsFinite(llc[i]) && double.IsFinite(standardErrors[i])).ToList();
-        if (usable.Count < 4)
-        {
-            return null;
-        }
-        // A zero standard error (e.g. one surviving chain) would make the GP interpolate noise: floor it at 1% of |λ̂|.
-        double[] se = [.. usable.Select(i => Math.Max(Math.Max(standardErrors[i], double.IsFinite(monteCarloStandardErrors[i]) ? monteCarloStandardErrors[i] : 0),
-            Math.Max(1e-3, 0.01 * Math.Abs(llc[i]))))];
-        return StageDetection.Detect([.. usable.Select(i => steps[i])], [.. usable.Select(i => llc[i])], se, [.. usable.Select(i => referenceLosses[i])]);
+        return StageDetection.DetectFromEstimates(
+            [.. checkpoints.Select(c => new LlcAtCheckpoint(c.Step, c.Llc.Mean, c.Llc.StandardError, c.Llc.MonteCarloStandardError, c.Llc.Verdict == Verdict.Fail, c.Llc.ReferenceLoss))],
+            notes: notes);
     }
 
     /// <summary><paramref name="count"/> distinct integer steps from <paramref name="first"/> to <paramref name="last"/>, log-spaced, always including both ends.</summary>

@@ -36,10 +36,10 @@ internal static class LlcAutoBlock
         // the final run (and any extension of it, which EstimateAuto starts when the first run's diagnostics ask for more).
         using var calibrating = ProgressReporter.Start(context, "calibration cells", 1, quiet);
         sweep = sweep with { Progress = calibrating.ForCounts() };
-        Func<LlcOptions, LlcResult> sample = o => LlcEstimator.Estimate(setup.Loss, setup.WStar, o);
+        Func<LlcOptions, DrawObserver<double>?, LlcResult> sample = (o, observer) => LlcEstimator.Estimate(setup.Loss, setup.WStar, o, observer);
         if (storePath is not null)
         {
-            sample = o =>
+            sample = (o, observer) =>
             {
                 var samplerConfig = new JsonObject
                 {
@@ -48,15 +48,15 @@ internal static class LlcAutoBlock
                     ["batch_size"] = o.BatchSize, ["seed"] = o.Seed, ["run_name"] = runName, ["auto"] = true,
                 };
                 using var results = SltSharp.Store.SqliteResultsStore.Open(storePath);
-                recorded = LlcRecording.Run(results, modelSpec, samplerConfig, setup, o, o.Progress);
+                recorded = LlcRecording.Run(results, modelSpec, samplerConfig, setup, o, o.Progress, observer);
                 return recorded.Result;
             };
         }
-        Func<LlcOptions, LlcResult> estimate = o =>
+        Func<LlcOptions, DrawObserver<double>?, LlcResult> estimate = (o, observer) =>
         {
             calibrating.Dispose();
             using var progress = ProgressReporter.Start(context, $"sampling {o.Chains} chains × {o.Draws} draws", (long)o.Chains * o.Draws, quiet);
-            return sample(o with { Progress = progress.ForChains(o.Chains) });
+            return sample(o with { Progress = progress.ForChains(o.Chains) }, observer);
         };
         var auto = Calibration.EstimateAuto(setup.Loss, setup.WStar, options, sweep, estimate);
         if (storePath is not null)

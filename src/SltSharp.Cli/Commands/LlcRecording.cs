@@ -32,8 +32,9 @@ internal static class LlcRecording
     /// <param name="setup">The model.</param>
     /// <param name="options">The estimator settings (Chains = all chains).</param>
     /// <param name="progress">Per-draw progress with global chain indices, or null.</param>
+    /// <param name="observer">Sees the kept draws of the chains sampled now, or null.</param>
     public static LlcRecordingResult Run(IResultsStore store, JsonObject modelSpec, JsonObject samplerConfig, BuiltinModel setup,
-        LlcOptions options, IProgress<SamplingProgress>? progress)
+        LlcOptions options, IProgress<SamplingProgress>? progress, DrawObserver<double>? observer = null)
     {
         string configJson = new JsonObject { ["model"] = modelSpec.DeepClone(), ["sampler"] = samplerConfig.DeepClone() }.ToJsonString();
         // The same command finds the run it started before (finished, failed or killed), so its job and chains show up
@@ -43,7 +44,7 @@ internal static class LlcRecording
         return RunStatusScope.Run(store, run.Id, () =>
         {
             var checkpoint = store.AddCheckpoint(run.Id, 0, (string?)modelSpec["checkpoint"] ?? "builtin:" + (string?)modelSpec["name"], CheckpointHash(modelSpec, setup.WStar));
-            var job = LlcJob.Run(store, checkpoint.Id, (string)samplerConfig["sampler"]!, samplerConfig, setup.Loss, setup.WStar, options, progress);
+            var job = LlcJob.Run(store, checkpoint.Id, (string)samplerConfig["sampler"]!, samplerConfig, setup.Loss, setup.WStar, options, progress, observer);
             return new LlcRecordingResult(job.Result, run.Id, job.Job.Job.Id, job.ChainsComputed, job.ChainsReused);
         });
     }

@@ -283,9 +283,12 @@ public static class Calibration
     /// <param name="wStar">w*.</param>
     /// <param name="baseOptions">Everything but ε, nβ and γ (which calibration chooses); its burn-in, draws and thinning are minimums.</param>
     /// <param name="options">The sweep; null for the defaults.</param>
-    /// <param name="estimate">How to run the final estimate (default <see cref="LlcEstimator.Estimate{T}"/>); the CLI records it in the store.</param>
+    /// <param name="estimate">
+    /// How to run the final estimate (default <see cref="LlcEstimator.Estimate{T}"/>); the CLI records it in the store. It
+    /// must pass the observer on to the sampler: the chains' last positions are where the step's bias is checked.
+    /// </param>
     public static AutoLlcResult EstimateAuto<T>(IChainedLoss<T> loss, ReadOnlySpan<T> wStar, LlcOptions baseOptions, CalibrationOptions? options = null,
-        Func<LlcOptions, LlcResult>? estimate = null)
+        Func<LlcOptions, DrawObserver<T>?, LlcResult>? estimate = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(baseOptions);
@@ -298,11 +301,49 @@ public static class Calibration
         var (final, firstReasons) = FinalOptions(calibration, baseOptions, options);
         var reasons = firstReasons.ToList();
         var anchor = wStar.ToArray();
-        var result = estimate is null ? LlcEstimator.Estimate(loss, anchor, final) : estimate(final);
-        // The final run is its own pilot: while its diagnostics say it has not converged, run again with twice the
-        // burn-in and twice the kept steps (the chains' climb from w* is what short cells cannot see).
-        for (int extension = 0; extension < options.MaxExtensions && NotConverged(result, options) is { } why; extension++)
+        // The chains' positions at three draws of the second half (the middle, three quarters, the last): the curvature
+        // varies several-fold between states of one posterior, so a dozen states say more than four. Keyed by (chain,
+        // draw): the observer runs on the chains' threads.
+        var ends = new System.Collections.Concurrent.ConcurrentDictionary<(int, int), T[]>();
+        LlcResult RunFinal(LlcOptions o)
         {
+            ends.Clear();
+            DrawObserver<T> observer = (chain, draw, position) =>
+            {
+                if (draw == o.Draws - 1 || draw == o.Draws / 2 || draw == 3 * o.Draws / 4)
+                {
+                    ends[(chain, draw)] = position.ToArray();
+                }
+            };
+            return estimate is null ? LlcEstimator.Estimate(loss, anchor, o, observer) : estimate(o, observer);
+        }
+        var result = RunFinal(final);
+        bool checkBias = baseOptions.Sampler != SamplerKind.Mala && baseOptions.ParameterMask is null && final.Localization > 0;
+        // The final run is its own pilot. (a) Its step's bias, measured where its chains ended up: the calibration cells
+        // are too short to reach the flat arms of a singular valley, and out there the curvature (hence the bias
+        // ε·tr(nβ∇²L)/8) can be many times what the cells saw (DLN 5×3×5, r = 0: the cells' trace asked for ε = 3.6e-5,
+        // which landed 23% high). A step too large by that measure is shrunk and the run repeated. (b) While its
+        // diagnostics say it has not converged, it is run again with twice the burn-in and twice the kept steps.
+        int corrections = 0, extensions = 0;
+        while (true)
+        {
+            if (checkBias && corrections < options.MaxStepCorrections && ends.Count > 0
+                && EquilibriumStep(loss, anchor, [.. ends.OrderBy(kv => kv.Key).Select(kv => kv.Value)], final, result, options) is { } step)
+            {
+                corrections++;
+                double langevin = options.BurninLangevinTime / (final.Localization * step.StepSize);
+                long kept = (long)final.Draws * final.Thinning;
+                int burnin = (int)Math.Max(final.Burnin, Math.Min(langevin, options.MaxStepsPerChain - kept));
+                final = final with { StepSize = step.StepSize, Burnin = burnin };
+                reasons.Add(step.Reason + $" Rerun at ε = {Fmt(step.StepSize)} with {burnin} burn-in steps and {kept} kept steps per chain.");
+                result = RunFinal(final);
+                continue;
+            }
+            if (extensions >= options.MaxExtensions || NotConverged(result, options) is not { } why)
+            {
+                break;
+            }
+            extensions++;
             long total = (2L * final.Burnin) + (2L * final.Draws * final.Thinning);
             if (total > options.MaxStepsPerChain)
             {
@@ -311,9 +352,32 @@ public static class Calibration
             }
             final = final with { Burnin = 2 * final.Burnin, Draws = 2 * final.Draws };
             reasons.Add($"Extended: the run had not converged ({why}); rerun with {final.Burnin} burn-in steps and {(long)final.Draws * final.Thinning} kept steps per chain.");
-            result = estimate is null ? LlcEstimator.Estimate(loss, anchor, final) : estimate(final);
+            result = RunFinal(final);
         }
         return new AutoLlcResult(calibration, final, result, reasons);
+    }
+
+    /// <summary>
+    /// The bias check of a final run: tr(nβ∇²L) at the chains' last positions gives the step's first-order bias ε·tr/8.
+    /// Null when it is within <see cref="CalibrationOptions.EquilibriumBiasTolerance"/> × the budget; otherwise the step
+    /// that meets the budget there (from λ̂ with that bias removed) and why.
+    /// </summary>
+    internal static (double StepSize, string Reason)? EquilibriumStep<T>(IChainedLoss<T> loss, T[] anchor, T[][] states, LlcOptions final, LlcResult result, CalibrationOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double eps = final.StepSize, nBeta = result.NBeta;
+        var (_, trace) = ExactRejectionAndCurvature(loss, anchor, states, eps, nBeta, final.Localization, final.Seed);
+        double bias = eps * trace / 8;
+        // λ̂ carries the bias itself; half of λ̂ at least, so that a wild trace cannot ask for an absurd step.
+        double lambda = Math.Max(result.Mean - bias, 0.5 * result.Mean);
+        if (!(trace > 0) || !(lambda > 0) || bias <= options.EquilibriumBiasTolerance * options.BiasBudget * lambda)
+        {
+            return null;
+        }
+        double step = Round3(8 * options.BiasBudget * lambda / trace);
+        return step < eps
+            ? (step, $"Where the chains ended up, tr(nβ∇²L) ≈ {trace:G3}: the step's bias ε·tr/8 ≈ {bias:G3} is {bias / lambda:P0} of λ̂ ≈ {lambda:G3} (the calibration cells, too short to reach the flat directions, saw less); a bias of {options.BiasBudget:P0} needs ε ≈ {Fmt(step)}.")
+            : null;
     }
 
     // Why a final run should be lengthened: its halves disagree, its chains disagree, or its Monte Carlo error is more than

@@ -34,8 +34,9 @@ public static class LlcJob
     /// <param name="wStar">The checkpoint's parameters.</param>
     /// <param name="options">Estimator settings (Chains = all chains; Threads = chains computed at once).</param>
     /// <param name="progress">Per-draw progress with global chain indices, or null.</param>
+    /// <param name="observer">Sees every kept draw of the chains sampled now (not of chains read back from the store), with global chain indices.</param>
     public static LlcJobResult Run(IResultsStore store, long checkpointId, string samplerName, JsonObject samplerConfig,
-        IChainedLoss<double> loss, double[] wStar, LlcOptions options, IProgress<SamplingProgress>? progress = null)
+        IChainedLoss<double> loss, double[] wStar, LlcOptions options, IProgress<SamplingProgress>? progress = null, DrawObserver<double>? observer = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(samplerConfig);
@@ -54,8 +55,9 @@ public static class LlcJob
                 var subsetProgress = progress is null ? null
                     : new CallbackProgress<SamplingProgress>(p => progress.Report(p with { Chain = chains[p.Chain] }));
                 var stopwatch = Stopwatch.StartNew();
+                DrawObserver<double>? subsetObserver = observer is null ? null : (slot, draw, position) => observer(chains[slot], draw, position);
                 var sample = LlcEstimator.Sample(loss, wStar,
-                    options with { ChainIndices = chains, Threads = Math.Min(options.Threads, chains.Count), Progress = subsetProgress });
+                    options with { ChainIndices = chains, Threads = Math.Min(options.Threads, chains.Count), Progress = subsetProgress }, subsetObserver);
                 double seconds = stopwatch.Elapsed.TotalSeconds;
                 sampler = sample.SamplerName;
                 return chains.Select((chain, slot) => ToRecord(jobId, chain, slot, sample, seconds)).ToList();

@@ -48,7 +48,8 @@ public sealed class DataParallelGradient<T> : IDisposable
     /// <summary>Fewest batch rows a shard gets; smaller batches use fewer workers.</summary>
     public const int MinRowsPerShard = 8;
 
-    private static readonly long s_spinTicks = Stopwatch.Frequency / 5000; // spin 200 µs before blocking
+    private static readonly long s_spinTicks = Stopwatch.Frequency / 5000; // wait 200 µs before blocking...
+    private static readonly long s_busySpinTicks = Stopwatch.Frequency / 50000; // ...busy for the first 20 µs
 
     private readonly ParameterSet<T> _parameters;
     private readonly ShardLossFunction<T> _loss;
@@ -287,13 +288,13 @@ public sealed class DataParallelGradient<T> : IDisposable
         }
     }
 
-    /// <summary>Spins for up to ~200 µs (a step's hand-off is usually much shorter), then blocks.</summary>
+    /// <summary>Waits until <paramref name="field"/> differs from <paramref name="seen"/>.</summary>
     private void WaitForChange(ref int field, int seen)
     {
         long start = Stopwatch.GetTimestamp();
         while (Volatile.Read(ref field) == seen)
         {
-            if (Stopwatch.GetTimestamp() - start > s_spinTicks)
+            if (!Pause(start))
             {
                 lock (_gate)
                 {
@@ -304,16 +305,16 @@ public sealed class DataParallelGradient<T> : IDisposable
                 }
                 return;
             }
-            Thread.SpinWait(20);
         }
     }
 
+    /// <summary>Waits until <paramref name="field"/> equals <paramref name="value"/>.</summary>
     private void WaitUntil(ref int field, int value)
     {
         long start = Stopwatch.GetTimestamp();
         while (Volatile.Read(ref field) != value)
         {
-            if (Stopwatch.GetTimestamp() - start > s_spinTicks)
+            if (!Pause(start))
             {
                 lock (_gate)
                 {
@@ -324,7 +325,29 @@ public sealed class DataParallelGradient<T> : IDisposable
                 }
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// One pause of a spin-then-block wait begun at <paramref name="start"/>: busy-spin for the first ~20 µs (a step's
+    /// hand-off on an idle machine), then yield the core (on a loaded machine the thread waited for may need it) until
+    /// ~200 µs; false when it is time to block.
+    /// </summary>
+    private static bool Pause(long start)
+    {
+        long elapsed = Stopwatch.GetTimestamp() - start;
+        if (elapsed > s_spinTicks)
+        {
+            return false;
+        }
+        if (elapsed > s_busySpinTicks)
+        {
+            Thread.Yield();
+        }
+        else
+        {
             Thread.SpinWait(20);
         }
+        return true;
     }
 }

@@ -191,16 +191,17 @@ public sealed class DataParallelGradient<T> : IDisposable
         }
     }
 
-    /// <summary>Starts the worker threads at the first step that splits (small models never start any).</summary>
+    /// <summary>Starts the worker threads at the first step that splits (small models never start any), and keeps OpenBLAS on one thread.</summary>
     private void StartWorkers()
     {
-        if (_threads.Length == 0 || _threads[0] is not null)
-        {
-            return;
-        }
+        // Checked every step (one cached read): something else may have raised OpenBLAS's threads since.
         if (OpenBlas.IsAvailable && OpenBlas.CachedNumThreads != 1)
         {
             OpenBlas.SetNumThreads(1);
+        }
+        if (_threads.Length == 0 || _threads[0] is not null)
+        {
+            return;
         }
         for (int w = 1; w < Workers; w++)
         {

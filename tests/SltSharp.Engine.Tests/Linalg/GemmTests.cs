@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 
 namespace SltSharp.Engine.Tests.Linalg;
 
+[Collection(SltSharp.Engine.Tests.Optim.OpenBlasThreadsCollection.Name)]
 public class GemmTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Backends => ["managed", "managed256", "managed128", "scalar", "openblas", "dispatch"];

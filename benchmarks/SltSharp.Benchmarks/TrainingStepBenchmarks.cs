@@ -11,6 +11,8 @@ namespace SltSharp.Benchmarks;
 /// <summary>
 /// One training step (forward + backward + optimizer) of three reference models, in float. The same steps are timed in
 /// PyTorch by benchmarks/compare/torch_training_step.py. Each step allocates nothing (see the memory columns).
+/// The gradient is computed by <see cref="DataParallelGradient{T}"/> on <see cref="TrainThreads"/> workers, the path
+/// `slt train` uses (PyTorch's side uses its 2 intra-op threads).
 /// </summary>
 /// <remarks>
 /// <see cref="BlasThreads"/> sets OpenBLAS's thread count (1 and 2, matching `torch_training_step.py 1` and `2`;
@@ -20,7 +22,7 @@ namespace SltSharp.Benchmarks;
 [MemoryDiagnoser]
 public class TrainingStepBenchmarks
 {
-    private readonly Tape<float> _tape = new();
+    private DataParallelGradient<float>? _step;
     private Sequential<float> _dln = null!;
     private Sequential<float> _mlp = null!;
     private DecoderTransformer<float> _transformer = null!;
@@ -36,6 +38,9 @@ public class TrainingStepBenchmarks
     [Params(1, 2)]
     public int BlasThreads { get; set; } = 1;
 
+    /// <summary>Data-parallel workers of a step (0 = one per core); with more than one, OpenBLAS runs single-threaded.</summary>
+    public int TrainThreads { get; set; }
+
     private void ApplyThreads()
     {
         if (OpenBlas.IsAvailable)
@@ -43,6 +48,19 @@ public class TrainingStepBenchmarks
             OpenBlas.SetNumThreads(BlasThreads);
         }
     }
+
+    private void UseStep(ParameterSet<float> set, ShardLossFunction<float> loss)
+    {
+        _step?.Dispose();
+        _step = new DataParallelGradient<float>(set, TrainThreads, loss);
+    }
+
+    /// <summary>Workers the last step used.</summary>
+    public int LastWorkers => _step?.LastWorkers ?? 1;
+
+    /// <summary>Stops the workers.</summary>
+    [GlobalCleanup]
+    public void Cleanup() => _step?.Dispose();
 
     /// <summary>(a) 5 bias-free Linear layers of width 50, batch 100, MSE, SGD.</summary>
     [GlobalSetup(Target = nameof(DeepLinearNetwork))]
@@ -55,17 +73,14 @@ public class TrainingStepBenchmarks
         (_batch, _inputs, _outputs) = (100, 50, 50);
         _x = Gaussian(_batch * _inputs, 2);
         _y = Gaussian(_batch * _outputs, 3);
+        UseStep(set, (tape, _, start, count) => tape.MseLoss(
+            _dln.Forward(tape, tape.Input(_x.AsSpan(start * _inputs, count * _inputs), count, _inputs)),
+            tape.Input(_y.AsSpan(start * _outputs, count * _outputs), count, _outputs)));
     }
 
     /// <summary>(a) 5-layer width-50 deep linear network, batch 100.</summary>
     [Benchmark]
-    public float DeepLinearNetwork()
-    {
-        _tape.Reset();
-        var pred = _dln.Forward(_tape, _tape.Input(_x, _batch, _inputs));
-        var loss = _tape.MseLoss(pred, _tape.Input(_y, _batch, _outputs));
-        return Finish(loss);
-    }
+    public float DeepLinearNetwork() => Finish();
 
     /// <summary>(b) MLP 784-256-256-10, batch 128, cross-entropy, SGD with momentum.</summary>
     [GlobalSetup(Target = nameof(Mlp))]
@@ -79,16 +94,14 @@ public class TrainingStepBenchmarks
         _x = Gaussian(_batch * _inputs, 2);
         _labels = new int[_batch];
         new Rng(3).FillIndices(_labels, _outputs);
+        UseStep(set, (tape, _, start, count) => tape.CrossEntropy(
+            _mlp.Forward(tape, tape.Input(_x.AsSpan(start * _inputs, count * _inputs), count, _inputs)),
+            _labels.AsSpan(start, count)));
     }
 
     /// <summary>(b) MLP 784-256-256-10, batch 128.</summary>
     [Benchmark]
-    public float Mlp()
-    {
-        _tape.Reset();
-        var logits = _mlp.Forward(_tape, _tape.Input(_x, _batch, _inputs));
-        return Finish(_tape.CrossEntropy(logits, _labels));
-    }
+    public float Mlp() => Finish();
 
     /// <summary>(c) 2-layer transformer, d_model 64, 4 heads, context 16, vocab 64, batch 32, AdamW.</summary>
     [GlobalSetup(Target = nameof(Transformer))]
@@ -103,22 +116,19 @@ public class TrainingStepBenchmarks
         _targets = new int[32 * 16];
         new Rng(2).FillIndices(_tokens, 64);
         new Rng(3).FillIndices(_targets, 64);
+        UseStep(set, (tape, _, start, count) => _transformer.Loss(
+            tape, _tokens.AsSpan(start * 16, count * 16), _targets.AsSpan(start * 16, count * 16), count, 16));
     }
 
     /// <summary>(c) 2-layer transformer, batch 32 × context 16.</summary>
     [Benchmark]
-    public float Transformer()
-    {
-        _tape.Reset();
-        return Finish(_transformer.Loss(_tape, _tokens, _targets, _batch, 16));
-    }
+    public float Transformer() => Finish();
 
-    private float Finish(Node<float> loss)
+    private float Finish()
     {
-        _optimizer.ZeroGrad();
-        _tape.Backward(loss);
+        float loss = _step!.Compute(_batch)[0];
         _optimizer.Step();
-        return loss.Value[0];
+        return loss;
     }
 
     private static float[] Gaussian(int n, ulong seed)

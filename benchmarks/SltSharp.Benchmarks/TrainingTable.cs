@@ -5,8 +5,8 @@ namespace SltSharp.Benchmarks;
 
 /// <summary>
 /// A quick table of the <see cref="TrainingStepBenchmarks"/> steps without BenchmarkDotNet (for profiling loops):
-/// `dotnet run -c Release --project benchmarks/SltSharp.Benchmarks -- training-table [seconds-per-model] [blas-threads]`
-/// (OpenBLAS threads default to 1).
+/// `dotnet run -c Release --project benchmarks/SltSharp.Benchmarks -- training-table [seconds-per-model] [blas-threads] [train-threads]`
+/// (OpenBLAS threads default to 1; data-parallel training workers default to one per core, as in `slt train`).
 /// Reports the median of 15 timed blocks, each long enough to average out timer resolution, in wall time and in the
 /// main thread's CPU time (the latter is the useful one on a shared machine when BLAS runs single-threaded).
 /// </summary>
@@ -18,14 +18,17 @@ internal static class TrainingTable
         var bench = new TrainingStepBenchmarks
         {
             BlasThreads = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1,
+            TrainThreads = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 0,
         };
         bench.SetupDeepLinear();
         Console.WriteLine($"GEMM: {Gemm.BackendDescription}");
         Report("DeepLinearNetwork", () => bench.DeepLinearNetwork(), seconds);
+        Console.WriteLine($"(data-parallel workers per step: {bench.LastWorkers})");
         bench.SetupMlp();
         Report("Mlp", () => bench.Mlp(), seconds);
         bench.SetupTransformer();
         Report("Transformer", () => bench.Transformer(), seconds);
+        bench.Cleanup();
     }
 
     private static void Report(string name, Func<float> step, double seconds)

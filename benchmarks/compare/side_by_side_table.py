@@ -43,7 +43,7 @@ def training(outdir):
     t1 = collect(lines(outdir, "train-torch1.txt"), r"(\w+) ([\d.]+) ms/step")
     if not ours:
         return
-    print("| model | SltSharp ms/step (wall; thread CPU) | PyTorch 2 threads ms/step | PyTorch 1 thread | ratio vs torch 2T | ratio vs 1T | target |")
+    print("| model | SltSharp ms/step (wall; main thread CPU) | PyTorch 2 threads ms/step | PyTorch 1 thread | ratio vs torch 2T | ratio vs 1T | target |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, vals in ours.items():
         wall = med(v[0] for v in vals) / 1000

@@ -49,10 +49,11 @@ internal static class TrainCommand
         var runName = new Option<string?>("--run-name") { Description = "Names the run folder (default train-RUNID) and separates otherwise identical runs." };
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout." };
         var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
+        var threads = OptionParsing.BoundedInt("--threads", "Data-parallel workers per training step (default: one per core); models of fewer than ~2.6e5 parameters × batch rows stay on one thread. Another count changes the results at float rounding only.", Environment.ProcessorCount, 1);
 
         var command = new Command("train", "Train a built-in model with a checkpoint schedule; checkpoints, optimizer state and the loss curve are recorded and the run resumes when re-run.")
         {
-            model, widths, singular, n, dataSeed, initScale, steps, checkpoints, optimizer, lr, momentum, batch, seed, logEvery, store, runName, json, quiet,
+            model, widths, singular, n, dataSeed, initScale, steps, checkpoints, optimizer, lr, momentum, batch, seed, logEvery, store, runName, json, quiet, threads,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -87,6 +88,7 @@ internal static class TrainCommand
                 BatchSize = parse.GetValue(batch) ?? Math.Min(d.BatchSize, taskConfig.SampleCount),
                 Seed = parse.GetValue(seed),
                 LogEvery = parse.GetValue(logEvery),
+                Threads = parse.GetValue(threads),
             };
             Validate(options, taskConfig);
             bool asJson = parse.GetValue(json);

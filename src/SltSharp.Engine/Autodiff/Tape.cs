@@ -23,12 +23,30 @@ public sealed class Tape<T>
 {
     private readonly List<Node<T>> _nodes = [];
     private int _count;
+    private ParameterSet<T>? _redirectedSet;
+    private T[]? _redirectedGradients;
 
     /// <summary>Number of nodes recorded since the last <see cref="Reset"/>.</summary>
     public int Count => _count;
 
     /// <summary>Forgets the recorded graph; its nodes and buffers are reused by the next recording.</summary>
     public void Reset() => _count = 0;
+
+    /// <summary>
+    /// Makes the parameters of <paramref name="parameters"/> accumulate their gradients on this tape into
+    /// <paramref name="gradients"/> (same layout as <see cref="ParameterSet{T}.Gradients"/>) instead of the set's own
+    /// buffer, so that several tapes can back-propagate through one model at the same time (data-parallel training:
+    /// each worker sums its shard's gradient privately). Null restores the default.
+    /// </summary>
+    public void RedirectGradients(ParameterSet<T>? parameters, T[]? gradients)
+    {
+        if (parameters is not null && (gradients is null || gradients.Length != parameters.Count))
+        {
+            throw new ArgumentException($"The gradient buffer must have the parameter set's {parameters.Count} elements, got {gradients?.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}.", nameof(gradients));
+        }
+        _redirectedSet = parameters;
+        _redirectedGradients = parameters is null ? null : gradients;
+    }
 
     internal Node<T> NextNode(Operation<T>? op, ReadOnlySpan<int> shape, Node<T>? a, Node<T>? b = null, Node<T>? c = null)
     {
@@ -156,7 +174,7 @@ public sealed class Tape<T>
         node.LeafName = "Parameter";
         node.ValueArray = set.ValueArray;
         node.ValueOffset = parameter.Offset;
-        node.GradArray = set.GradientArray;
+        node.GradArray = ReferenceEquals(set, _redirectedSet) ? _redirectedGradients : set.GradientArray;
         node.GradOffset = parameter.Offset;
         node.RequiresGrad = parameter.RequiresGrad;
         node.GradMode = parameter.RequiresGrad ? GradientMode.External : GradientMode.None;

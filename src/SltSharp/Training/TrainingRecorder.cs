@@ -95,7 +95,7 @@ public static class TrainingRecorder
     {
         ArgumentNullException.ThrowIfNull(store);
         var task = TrainingTasks.Create(taskConfig);
-        var session = new TrainingSession(task, options);
+        using var session = new TrainingSession(task, options);
         string configJson = RunConfig(taskConfig, options, runName).ToJsonString();
         var run = store.ListRuns().LastOrDefault(r => r.Command == Command && r.ConfigJson == configJson)
             ?? store.CreateRun(new RunStart(Command, configJson, unchecked((long)options.Seed), codeVersion, Environment.MachineName));

@@ -45,6 +45,10 @@ public sealed record TrainingOptions
     /// 200 points over the run.</summary>
     public long LogEvery { get; init; }
 
+    /// <summary>Data-parallel workers of a training step (0 = one per core; see <see cref="DataParallelGradient{T}"/>:
+    /// small models and batches stay on one thread). A different count changes results at float rounding only.</summary>
+    public int Threads { get; init; }
+
     /// <summary>The effective logging interval.</summary>
     public long EffectiveLogEvery => LogEvery > 0 ? LogEvery : Math.Max(1, Steps / 200);
 }
@@ -56,21 +60,21 @@ public sealed record TrainingOptions
 /// <remarks>
 /// Determinism: the initialisation comes from <c>Rng(seed, 0)</c>, and the minibatch of update t (the one taking the
 /// parameters from step t to t + 1) from its own stream <c>Rng(seed, 2³² + t)</c>, so it depends only on (seed, t) and
-/// never on where a run was interrupted. The forward and backward passes and the optimizer are deterministic.
+/// never on where a run was interrupted. The forward and backward passes and the optimizer are deterministic; the
+/// minibatch gradient is computed data-parallel (<see cref="TrainingOptions.Threads"/>) with a fixed split and reduction
+/// order, so a given thread count reproduces a run bit for bit, and different counts agree to rounding.
 /// Step t names the parameters after t updates; step 0 is the initialisation.
 /// </remarks>
-public sealed class TrainingSession
+public sealed class TrainingSession : IDisposable
 {
     private const ulong BatchStreamBase = 1UL << 32;
 
     private readonly TrainingTask _task;
     private readonly Layer<double> _model;
-    private readonly Tape<double> _tape = new();
+    private readonly DataParallelGradient<double> _gradient;
     private readonly Tape<double> _evalTape = new();
     private readonly int[] _batch;
     private readonly int[] _all;
-    private readonly int[] _inputShape = new int[3];
-    private readonly int[] _targetShape = new int[3];
     private readonly HashSet<long> _checkpointSteps;
     private bool _restored;
 
@@ -112,7 +116,15 @@ public sealed class TrainingSession
         int n = task.SampleCount;
         _all = [.. Enumerable.Range(0, n)];
         _batch = options.BatchSize == 0 ? _all : new int[options.BatchSize];
+        if (options.Threads < 0)
+        {
+            throw new ArgumentException($"The thread count must be ≥ 1, or 0 for one per core; got {options.Threads}.", nameof(options));
+        }
+        _gradient = new DataParallelGradient<double>(_model.Parameters, options.Threads, ShardLoss);
     }
+
+    /// <summary>Stops the data-parallel workers.</summary>
+    public void Dispose() => _gradient.Dispose();
 
     /// <summary>The training settings.</summary>
     public TrainingOptions Options { get; }
@@ -214,6 +226,15 @@ public sealed class TrainingSession
         }
     }
 
+    /// <summary>The mean loss over rows [start, start + count) of the current minibatch (one data-parallel shard).</summary>
+    private Node<double> ShardLoss(Tape<double> tape, int shard, int start, int count)
+    {
+        var rows = _batch.AsSpan(start, count);
+        var x = tape.InputRows(_task.Inputs, _task.InputWidth, rows, 1, count, _task.InputWidth);
+        var y = tape.InputRows(_task.Targets, _task.TargetWidth, rows, 1, count, _task.TargetWidth);
+        return _task.Loss(tape, _model.Forward(tape, x), y, 1);
+    }
+
     /// <summary>One optimizer update on the minibatch of the current step.</summary>
     private void Update()
     {
@@ -226,23 +247,12 @@ public sealed class TrainingSession
                 _batch[i] = rng.NextInt(_task.SampleCount);
             }
         }
-        _tape.Reset();
-        _inputShape[0] = 1;
-        _inputShape[1] = m;
-        _inputShape[2] = _task.InputWidth;
-        _targetShape[0] = 1;
-        _targetShape[1] = m;
-        _targetShape[2] = _task.TargetWidth;
-        var x = _tape.InputRows(_task.Inputs, _task.InputWidth, _batch, _inputShape);
-        var y = _tape.InputRows(_task.Targets, _task.TargetWidth, _batch, _targetShape);
-        var loss = _task.Loss(_tape, _model.Forward(_tape, x), y, 1);
-        if (!double.IsFinite(loss.Value[0]))
+        double loss = _gradient.Compute(m)[0];
+        if (!double.IsFinite(loss))
         {
             throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                $"Training diverged at step {Step} (loss {loss.Value[0]}); lower the learning rate (--lr {Options.LearningRate:G3})."));
+                $"Training diverged at step {Step} (loss {loss}); lower the learning rate (--lr {Options.LearningRate:G3})."));
         }
-        Optimizer.ZeroGrad();
-        _tape.Backward(loss);
         Optimizer.Step();
         Step++;
     }

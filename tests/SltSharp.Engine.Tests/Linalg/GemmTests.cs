@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 
 namespace SltSharp.Engine.Tests.Linalg;
 
+[Collection(SltSharp.Engine.Tests.Optim.OpenBlasThreadsCollection.Name)]
 public class GemmTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Backends => ["managed", "managed256", "managed128", "scalar", "openblas", "dispatch"];
@@ -322,9 +323,12 @@ public class GemmTests(ITestOutputHelper output)
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 128, 128, 128, 2));
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 512, 192, 64, 2));
 
-        // Single-threaded OpenBLAS: only A·Bᵀ below 2¹⁷ (64×64×32 = 2¹⁷ is not).
+        // Single-threaded OpenBLAS: A·Bᵀ and Aᵀ·B below 2¹⁷ (64×64×32 = 2¹⁷ is not), A·B never.
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, false, 32, 32, 32, 1));
-        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 16, 16, 64, 1));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, false, 16, 16, 64, 1));
+        Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(true, false, 50, 50, 50, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, false, 64, 64, 32, 1));
+        Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(true, true, 16, 16, 16, 1));
         Assert.Equal(GemmBackend.Managed, Gemm.BackendFor<float>(false, true, 16, 16, 16, 1));
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<double>(false, true, 100, 5, 3, 1)); // narrow C
         Assert.Equal(GemmBackend.OpenBlas, Gemm.BackendFor<float>(false, true, 64, 64, 32, 1));

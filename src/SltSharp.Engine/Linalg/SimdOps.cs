@@ -5,6 +5,50 @@ using System.Runtime.Intrinsics.X86;
 namespace SltSharp.Engine.Linalg;
 
 /// <summary>
+/// Rounding that does not depend on how a method was compiled. The JIT's first, quick tier may leave the
+/// <c>MultiplyAddEstimate</c> and <c>VectorNNN.Sum</c> intrinsics to their managed fallbacks (unfused multiply-add,
+/// lanes summed in another order) while optimised code fuses and pairs them, so the same call could round differently
+/// before and after tier-up and the same seed would not give bit-identical results. Here the multiply-add is fused
+/// exactly when the hardware has FMA (a fixed property of the machine), and horizontal sums run in a fixed order.
+/// </summary>
+public static class SimdRounding
+{
+    /// <summary>Whether multiply-adds are fused: where the hardware does it in one instruction.</summary>
+    public static bool Fused => Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
+
+    /// <summary>The lanes of <paramref name="v"/> summed one after another, lane 0 first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T SumLanes<T>(Vector128<T> v)
+        where T : unmanaged
+    {
+        T sum = v.GetElement(0);
+        for (int i = 1; i < Vector128<T>.Count; i++)
+        {
+            sum = Add(sum, v.GetElement(i));
+        }
+        return sum;
+    }
+
+    /// <summary>The lanes of <paramref name="v"/> summed one after another, lane 0 first (what <c>Vector.Sum</c> does
+    /// only in some tiers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T SumLanes<T>(System.Numerics.Vector<T> v)
+        where T : unmanaged
+    {
+        T sum = v[0];
+        for (int i = 1; i < System.Numerics.Vector<T>.Count; i++)
+        {
+            sum = Add(sum, v[i]);
+        }
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T Add<T>(T x, T y)
+        where T : unmanaged => (Vector128.CreateScalarUnsafe(x) + Vector128.CreateScalarUnsafe(y)).ToScalar();
+}
+
+/// <summary>
 /// The handful of vector operations the GEMM micro-kernel needs, abstracted over the register width so that one kernel
 /// source serves Vector512, Vector256 and Vector128. Implementations are structs: the JIT specialises generic code per
 /// struct type argument and inlines these static members, so the abstraction costs nothing at run time.
@@ -118,11 +162,11 @@ internal readonly unsafe struct Simd512<T> : ISimdOps<Vector512<T>, T>
     {
         if (typeof(T) == typeof(float))
         {
-            return Vector512.MultiplyAddEstimate(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+            return SimdRounding.Fused ? Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>() : (a * b) + c;
         }
         if (typeof(T) == typeof(double))
         {
-            return Vector512.MultiplyAddEstimate(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+            return SimdRounding.Fused ? Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>() : (a * b) + c;
         }
         return (a * b) + c;
     }
@@ -131,7 +175,7 @@ internal readonly unsafe struct Simd512<T> : ISimdOps<Vector512<T>, T>
     public static Vector512<T> Multiply(Vector512<T> a, Vector512<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Sum(Vector512<T> v) => Vector512.Sum(v);
+    public static T Sum(Vector512<T> v) => Simd256<T>.Sum(v.GetLower() + v.GetUpper());
 }
 
 /// <summary>AVX2 (or any 256-bit) implementation; AVX masked loads and stores for edges.</summary>
@@ -207,11 +251,11 @@ internal readonly unsafe struct Simd256<T> : ISimdOps<Vector256<T>, T>
     {
         if (typeof(T) == typeof(float))
         {
-            return Vector256.MultiplyAddEstimate(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+            return SimdRounding.Fused ? Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>() : (a * b) + c;
         }
         if (typeof(T) == typeof(double))
         {
-            return Vector256.MultiplyAddEstimate(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+            return SimdRounding.Fused ? Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>() : (a * b) + c;
         }
         return (a * b) + c;
     }
@@ -220,7 +264,7 @@ internal readonly unsafe struct Simd256<T> : ISimdOps<Vector256<T>, T>
     public static Vector256<T> Multiply(Vector256<T> a, Vector256<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Sum(Vector256<T> v) => Vector256.Sum(v);
+    public static T Sum(Vector256<T> v) => Simd128<T>.Sum(v.GetLower() + v.GetUpper());
 }
 
 /// <summary>128-bit implementation (SSE, Arm AdvSimd): the portable last resort before scalar code.</summary>
@@ -268,11 +312,11 @@ internal readonly unsafe struct Simd128<T> : ISimdOps<Vector128<T>, T>
     {
         if (typeof(T) == typeof(float))
         {
-            return Vector128.MultiplyAddEstimate(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+            return SimdRounding.Fused ? Vector128.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>() : (a * b) + c;
         }
         if (typeof(T) == typeof(double))
         {
-            return Vector128.MultiplyAddEstimate(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+            return SimdRounding.Fused ? Vector128.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>() : (a * b) + c;
         }
         return (a * b) + c;
     }
@@ -281,5 +325,5 @@ internal readonly unsafe struct Simd128<T> : ISimdOps<Vector128<T>, T>
     public static Vector128<T> Multiply(Vector128<T> a, Vector128<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Sum(Vector128<T> v) => Vector128.Sum(v);
+    public static T Sum(Vector128<T> v) => SimdRounding.SumLanes(v);
 }

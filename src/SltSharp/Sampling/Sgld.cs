@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using SltSharp.Engine.Linalg;
 using SltSharp.Engine.Random;
 
 namespace SltSharp.Sampling;
@@ -198,7 +199,7 @@ public sealed class Sgld<T> : ISampler<T>
             var d2 = next - ai;
             newDistSq += d2 * d2;
         }
-        T gs = Vector.Sum(gradSq), ds = Vector.Sum(distSq), rs = Vector.Sum(reverseSq), ns = Vector.Sum(noiseSq), nd = Vector.Sum(newDistSq);
+        T gs = SimdRounding.SumLanes(gradSq), ds = SimdRounding.SumLanes(distSq), rs = SimdRounding.SumLanes(reverseSq), ns = SimdRounding.SumLanes(noiseSq), nd = SimdRounding.SumLanes(newDistSq);
         for (; i < n; i++)
         {
             T wi = w[i], gi = g[i], diff = wi - anchor[i];

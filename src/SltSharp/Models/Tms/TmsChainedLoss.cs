@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using SltSharp.Engine.Linalg;
 using SltSharp.Sampling;
 
 namespace SltSharp.Models.Tms;
@@ -236,7 +237,7 @@ public sealed class TmsChainedLoss<T> : IReplicableChainedLoss<T>
             }
         }
         T invM = T.One / T.CreateTruncating(batch.Length);
-        T meanLoss = Vector.Sum(loss) * invM;
+        T meanLoss = SimdRounding.SumLanes(loss) * invM;
         if (!withGradient)
         {
             return meanLoss;

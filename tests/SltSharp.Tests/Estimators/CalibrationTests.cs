@@ -150,7 +150,8 @@ public class CalibrationTests(ITestOutputHelper output)
             var loss = NormalCrossingDataModel<double>.CreateReferenceData(powers, 1000, 42);
             var auto = Calibration.EstimateAuto(loss, new double[2], new LlcOptions { Sampler = kind, Seed = 5 },
                 new CalibrationOptions { Parallelism = 2, MaxStepsPerChain = 2_000_000 });
-            var o = auto.Options!;
+            // No usable setting is a failure of this case, reported with calibration's reasons rather than a null dereference.
+            var o = auto.Options ?? throw new Xunit.Sdk.XunitException($"{kind} ({string.Join(",", powers)}): calibration chose no setting: " + string.Join(" | ", auto.Calibration.Reasons));
             AssertWithin(auto, NormalCrossingExact.DataModelLlc(powers, loss.Sxx, loss.Sxy, o.NBeta!.Value, o.Localization), 0.05, $"{kind} data ({string.Join(",", powers)})");
         }
     }

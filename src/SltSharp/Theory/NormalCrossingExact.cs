@@ -59,26 +59,13 @@ public static class NormalCrossingExact
         {
             throw new ArgumentOutOfRangeException(nameof(sxx), sxx, "Sxx must be > 0 and Sxy finite.");
         }
-        int maxPower = 0;
-        bool anyOdd = false;
-        var active = new List<int>();
-        foreach (int p in powers)
-        {
-            if (p < 0)
-            {
-                throw new ArgumentException("Powers must be ≥ 0.", nameof(powers));
-            }
-            if (p > 0)
-            {
-                active.Add(p);
-                maxPower = Math.Max(maxPower, p);
-                anyOdd |= (p & 1) == 1;
-            }
-        }
+        var active = ActivePowers(powers);
         if (active.Count == 0)
         {
             return 0.0; // f ≡ 1, so L − L(0) ≡ 0
         }
+        int maxPower = active.Max();
+        bool anyOdd = active.Any(p => (p & 1) == 1);
 
         double h = GridSpacing;
         var (sStart, density) = LogProductDensity(active, maxPower, nBeta * sxx, localization);
@@ -121,17 +108,9 @@ public static class NormalCrossingExact
         return numerator / z;
     }
 
-    /// <summary>
-    /// The exact distribution of u = −ln K under p(w) ∝ exp(−t·K(w) − (γ/2)·||w||²) for K(w) = Π_j w_j^{2p_j}: the
-    /// oracle for fits of the loss distribution's shape (<see cref="Estimators.DensityOfStatesFit"/>). Returns the
-    /// quadrature grid of u (ascending, spacing 2·0.05) and the probability of each grid cell (summing to 1).
-    /// </summary>
-    public static (double[] U, double[] Probability) PotentialLogGapDistribution(ReadOnlySpan<int> powers, double nBeta, double localization = 1.0)
+    /// <summary>The positive powers, in order (a zero power leaves its weight out of the model); throws on a negative one.</summary>
+    private static List<int> ActivePowers(ReadOnlySpan<int> powers)
     {
-        if (!(nBeta > 0) || double.IsInfinity(nBeta) || !(localization > 0) || double.IsInfinity(localization))
-        {
-            throw new ArgumentOutOfRangeException(nameof(nBeta), nBeta, "nβ and γ must be finite and > 0.");
-        }
         var active = new List<int>();
         foreach (int p in powers)
         {
@@ -144,6 +123,21 @@ public static class NormalCrossingExact
                 active.Add(p);
             }
         }
+        return active;
+    }
+
+    /// <summary>
+    /// The exact distribution of u = −ln K under p(w) ∝ exp(−t·K(w) − (γ/2)·||w||²) for K(w) = Π_j w_j^{2p_j}: the
+    /// oracle for fits of the loss distribution's shape (<see cref="Estimators.DensityOfStatesFit"/>). Returns the
+    /// quadrature grid of u (ascending, spacing 2·0.05) and the probability of each grid cell (summing to 1).
+    /// </summary>
+    public static (double[] U, double[] Probability) PotentialLogGapDistribution(ReadOnlySpan<int> powers, double nBeta, double localization = 1.0)
+    {
+        if (!(nBeta > 0) || double.IsInfinity(nBeta) || !(localization > 0) || double.IsInfinity(localization))
+        {
+            throw new ArgumentOutOfRangeException(nameof(nBeta), nBeta, "nβ and γ must be finite and > 0.");
+        }
+        var active = ActivePowers(powers);
         if (active.Count == 0)
         {
             throw new ArgumentException("At least one power must be positive (otherwise K ≡ 1).", nameof(powers));

@@ -46,6 +46,12 @@ public sealed record CalibrationCell
     /// <summary>Mean acceptance estimate.</summary>
     public double Acceptance { get; init; } = double.NaN;
 
+    /// <summary>
+    /// The 10% quantile of the per-draw acceptance over all surviving chains: what the worst-served tenth of the states
+    /// gets (a MALA step can suit the bulk and stick elsewhere; see <see cref="CalibrationOptions.MalaWorstDecileAcceptance"/>).
+    /// </summary>
+    public double AcceptanceWorstDecile { get; init; } = double.NaN;
+
     /// <summary>Rank-normalised split-R̂ of the loss traces.</summary>
     public double RHat { get; init; } = double.NaN;
 
@@ -190,10 +196,13 @@ public static class Calibration
             {
                 var rung = ProbeAt(loss, anchor, probeOptions with { StepSize = eps });
                 probe.Add(rung);
-                if (!rung.Diverged && !double.IsNaN(rung.Acceptance))
+                // MALA never diverges at a step that is too large: it rejects every proposal and stays at w*. Its probe also
+                // needs the acceptance that keeps a cell from being classed spiking (normal-crossing (0,1): acceptance 0
+                // at ε = 1, and every cell of the grid built on it was spiking).
+                if (!rung.Diverged && !double.IsNaN(rung.Acceptance) && (!mala || rung.Acceptance >= DiagnosticThresholds.MalaAcceptanceWarn))
                 {
                     found = eps;
-                    reasons.Add($"Probe: ε = {Fmt(eps)} is the largest step of a half-decade ladder from {Fmt(options.ProbeStart)} at which no chain diverged in {options.ProbeSteps} steps (acceptance {rung.Acceptance:F2}).");
+                    reasons.Add($"Probe: ε = {Fmt(eps)} is the largest step of a half-decade ladder from {Fmt(options.ProbeStart)} at which no chain diverged in {options.ProbeSteps} steps (acceptance {rung.Acceptance:F2}{(mala ? $", MALA needs ≥ {DiagnosticThresholds.MalaAcceptanceWarn:F2}" : "")}).");
                     break;
                 }
             }
@@ -318,7 +327,8 @@ public static class Calibration
             return estimate is null ? LlcEstimator.Estimate(loss, anchor, o, observer) : estimate(o, observer);
         }
         var result = RunFinal(final);
-        bool checkBias = baseOptions.Sampler != SamplerKind.Mala && baseOptions.ParameterMask is null && final.Localization > 0;
+        bool mala = baseOptions.Sampler == SamplerKind.Mala;
+        bool checkBias = !mala && baseOptions.ParameterMask is null && final.Localization > 0;
         // The final run is its own pilot. (a) Its step's bias, measured where its chains ended up: the calibration cells
         // are too short to reach the flat arms of a singular valley, and out there the curvature (hence the bias
         // ε·tr(nβ∇²L)/8) can be many times what the cells saw (DLN 5×3×5, r = 0: the cells' trace asked for ε = 3.6e-5,
@@ -327,6 +337,21 @@ public static class Calibration
         int corrections = 0, extensions = 0;
         while (true)
         {
+            if (mala && corrections < options.MaxStepCorrections && WorstDecileAcceptance(result.Sampling) is var worst && worst < options.MalaWorstDecileAcceptance)
+            {
+                // MALA's step checked where the long run went: the cells are short, and the regions where a step sticks
+                // (large curvature far along a valley) may only be reached by the final run. A half-decade smaller step,
+                // and as many more kept steps (within the cap), so that the run covers the same Langevin time.
+                corrections++;
+                long kept = (long)final.Draws * final.Thinning;
+                long room = Math.Max(kept, options.MaxStepsPerChain - final.Burnin);
+                // (More thinning rather than more draws: FinalOptions bounds the draws per chain for memory.)
+                int thinning = (int)Math.Max(final.Thinning, Math.Min(kept * HalfDecade, room) / final.Draws);
+                final = final with { StepSize = Round3(final.StepSize / HalfDecade), Thinning = thinning };
+                reasons.Add($"The worst 10% of the final run's draws have acceptance ≤ {worst:F2} (< {options.MalaWorstDecileAcceptance:F2}): the step sticks where the chains went. Rerun at ε = {Fmt(final.StepSize)} with {final.Burnin} burn-in steps and {(long)final.Draws * final.Thinning} kept steps per chain.");
+                result = RunFinal(final);
+                continue;
+            }
             if (checkBias && corrections < options.MaxStepCorrections && ends.Count > 0
                 && EquilibriumStep(loss, anchor, [.. ends.OrderBy(kv => kv.Key).Select(kv => kv.Value)], final, result, options) is { } step)
             {
@@ -589,7 +614,7 @@ public static class Calibration
         double se = Math.Max(Finite(r.StandardError), Finite(r.MonteCarloStandardError));
         cell = cell with
         {
-            Lambda = r.Mean, StandardError = se, Acceptance = d.MeanAcceptance, RHat = d.RHat, BulkEss = d.BulkEss,
+            Lambda = r.Mean, StandardError = se, Acceptance = d.MeanAcceptance, AcceptanceWorstDecile = WorstDecileAcceptance(r.Sampling), RHat = d.RHat, BulkEss = d.BulkEss,
             DriftZScore = d.DriftZScore, DivergedChains = d.DivergedChains, Run = r,
         };
         var reasons = new List<string>();
@@ -628,6 +653,16 @@ public static class Calibration
             reasons.Add($"The loss still drifts ({d.DriftZScore:F1} SE between halves): not yet relaxed from w*.");
         }
         return reasons.Count > 0 ? cell with { Class = CellClass.NotMixed, Reasons = reasons } : cell;
+    }
+
+    /// <summary>
+    /// The 10% quantile of the per-draw acceptance over the chains that did not diverge (NaN entries, e.g. SGLD draws
+    /// between acceptance probes, are skipped); NaN when there is none.
+    /// </summary>
+    internal static double WorstDecileAcceptance(SamplingResult sampling)
+    {
+        var a = sampling.Acceptances.Where((_, c) => !sampling.Diverged[c]).SelectMany(t => t).Where(v => !double.IsNaN(v)).Order().ToArray();
+        return a.Length == 0 ? double.NaN : a[(int)(0.1 * (a.Length - 1))];
     }
 
     // A spike is a draw far outside the bulk of the excess-loss distribution: beyond q99 + 10·(q99 − q50). A Gamma(λ)
@@ -685,9 +720,11 @@ public static class Calibration
         bool biasModel = false;
         if (mala)
         {
-            var fine = live.FirstOrDefault(c => c.Acceptance >= options.MalaTargetAcceptance) ?? live[^1];
+            // Both the mean and the worst decile: a step that suits the bulk can stick where the curvature is larger (the far
+            // ends of a singular valley), which the mean hides (CalibrationOptions.MalaWorstDecileAcceptance).
+            var fine = live.FirstOrDefault(c => c.Acceptance >= options.MalaTargetAcceptance && !(c.AcceptanceWorstDecile < options.MalaWorstDecileAcceptance)) ?? live[^1];
             target = fine.StepSize;
-            how.Add($"MALA is exact, so ε only sets efficiency: the largest non-diverging step with acceptance ≥ {options.MalaTargetAcceptance:F2} (here {fine.Acceptance:F2}).");
+            how.Add($"MALA is exact, so ε only sets efficiency: the largest non-diverging step with acceptance ≥ {options.MalaTargetAcceptance:F2} on average and ≥ {options.MalaWorstDecileAcceptance:F2} in the worst 10% of draws (here {fine.Acceptance:F2} and {fine.AcceptanceWorstDecile:F2}).");
         }
         else if ((live.FirstOrDefault(c => c.CurvatureTrace > 0 && c.ExactRejection > 0 && c.ExactRejection <= options.MaxRejection && c.Lambda > 0)
             ?? live.LastOrDefault(c => c.CurvatureTrace > 0 && c.ExactRejection > 0 && c.Lambda > 0)) is { } mixed)

@@ -136,6 +136,21 @@ public class CalibrationTests(ITestOutputHelper output)
         AssertWithin(auto, NormalCrossingExact.PotentialLlc(powers, auto.Options!.NBeta!.Value, auto.Options.Localization), 0.05, "SGLD (0,1)");
     }
 
+    [Fact]
+    public void AutoMalaLandsWhereBothWeightsCarryAValley()
+    {
+        // The reduced version of the Slow set's (1,1) MALA case (data model, n = 1000, seed 5). By mean acceptance alone
+        // (≥ 0.6) calibration chose ε = 0.01 (mean 0.65, but a worst decile of 0: the chains stick far along the valleys,
+        // where the curvature nβ·Sxx·w² is large) and landed 6.0% low at an MCSE of 1.4%; the worst-decile rule picks a
+        // step that moves everywhere. 5% with the precision assert (MCSE ≤ 2.5%) as in the Slow set.
+        var powers = new[] { 1, 1 };
+        var loss = NormalCrossingDataModel<double>.CreateReferenceData(powers, 1000, 42);
+        var auto = Calibration.EstimateAuto(loss, new double[2], new LlcOptions { Sampler = SamplerKind.Mala, Seed = 5 }, new CalibrationOptions { Parallelism = 2 });
+        var o = auto.Options ?? throw new Xunit.Sdk.XunitException("calibration chose no setting: " + string.Join(" | ", auto.Calibration.Reasons));
+        Assert.True(auto.Calibration.Choice!.Cell.AcceptanceWorstDecile >= 0.5, $"chosen cell's worst decile {auto.Calibration.Choice.Cell.AcceptanceWorstDecile:F2}");
+        AssertWithin(auto, NormalCrossingExact.DataModelLlc(powers, loss.Sxx, loss.Sxy, o.NBeta!.Value, o.Localization), 0.05, "MALA data (1,1)");
+    }
+
     // The Slow set: every normal-crossing oracle of the LLC issue (data model as in 'slt llc', SGLD and MALA), the five
     // reduced-rank shapes and three DLN depths, each with --auto's settings only.
     public static TheoryData<int[]> AllPowers => new() { new[] { 0, 1 }, new[] { 1, 1 }, new[] { 0, 2 }, new[] { 1, 2 }, new[] { 2, 2 }, new[] { 0, 3 }, new[] { 1, 3 }, new[] { 2, 3 }, new[] { 3, 3 } };

@@ -326,49 +326,78 @@ public static class Calibration
             };
             return estimate is null ? LlcEstimator.Estimate(loss, anchor, o, observer) : estimate(o, observer);
         }
-        var result = RunFinal(final);
         bool mala = baseOptions.Sampler == SamplerKind.Mala;
         bool checkBias = !mala && baseOptions.ParameterMask is null && final.Localization > 0;
-        // The final run is its own pilot. (a) Its step's bias, measured where its chains ended up: the calibration cells
-        // are too short to reach the flat arms of a singular valley, and out there the curvature (hence the bias
-        // ε·tr(nβ∇²L)/8) can be many times what the cells saw (DLN 5×3×5, r = 0: the cells' trace asked for ε = 3.6e-5,
-        // which landed 23% high). A step too large by that measure is shrunk and the run repeated. (b) While its
-        // diagnostics say it has not converged, it is run again with twice the burn-in and twice the kept steps.
+        // The run repeated at a smaller step. Unadjusted samplers: the burn-in covers the Langevin time BurninLangevinTime/γ
+        // for the new step, in the room the kept steps leave under the cap. Then, for every sampler, the kept steps grow
+        // with the step's shrink into what room the cap leaves: the run was sized for the larger step's autocorrelation,
+        // and a step k times smaller covers k times less Langevin time per step (normal-crossing data (1,2): ε cut 12.6×
+        // with the kept steps unchanged left the halves drifting by 2.3 SE). More thinning rather than more draws:
+        // FinalOptions bounds the draws per chain for memory.
+        LlcOptions AtStep(LlcOptions o, double step)
+        {
+            long current = (long)o.Draws * o.Thinning;
+            int burnin = o.Burnin;
+            if (!mala && o.Localization > 0)
+            {
+                double langevin = options.BurninLangevinTime / (o.Localization * step);
+                burnin = (int)Math.Max(o.Burnin, Math.Min(langevin, options.MaxStepsPerChain - current));
+            }
+            long kept = (long)Math.Max(current, Math.Min(current * (o.StepSize / step), options.MaxStepsPerChain - burnin));
+            return o with { StepSize = step, Burnin = burnin, Thinning = (int)Math.Max(o.Thinning, kept / o.Draws) };
+        }
+        string Length(LlcOptions o) => $"{o.Burnin} burn-in steps and {(long)o.Draws * o.Thinning} kept steps per chain";
+        // The final run is its own pilot. (a) Its chains must not diverge: the cells are short, and a long run can reach
+        // regions where the chosen step is unstable (normal-crossing data (2,3), SGLD, seed 6: every chain of the final
+        // run at ε = 2.9e-3 diverged, and EstimateAuto used to throw). (b) MALA's worst decile of acceptance, and (c) for
+        // unadjusted samplers the step's bias, both measured where its chains went: the calibration cells are too short
+        // to reach the flat arms of a singular valley, and out there the curvature (hence the bias ε·tr(nβ∇²L)/8) can be
+        // many times what the cells saw (DLN 5×3×5, r = 0: the cells' trace asked for ε = 3.6e-5, which landed 23% high).
+        // A step too large by any of these is shrunk and the run repeated (at most MaxStepCorrections times in all).
+        // (d) While its diagnostics say it has not converged, it is run again with twice the burn-in and kept steps.
         int corrections = 0, extensions = 0;
+        LlcResult? result = null;
         while (true)
         {
+            if (result is null)
+            {
+                try
+                {
+                    result = RunFinal(final);
+                }
+                catch (SamplingDivergedException e) when (corrections < options.MaxStepCorrections)
+                {
+                    corrections++;
+                    final = AtStep(final, Round3(final.StepSize / HalfDecade));
+                    reasons.Add($"Every chain of the final run diverged ({e.Message.Split('.')[0]}): rerun at ε = {Fmt(final.StepSize)}, a half-decade smaller, with {Length(final)}.");
+                    continue;
+                }
+            }
+            if (result.Diagnostics.DivergedChains > 0 && corrections < options.MaxStepCorrections)
+            {
+                corrections++;
+                reasons.Add($"{result.Diagnostics.DivergedChains} chain(s) of the final run diverged at ε = {Fmt(final.StepSize)}: the step is unstable somewhere the chains went.");
+                final = AtStep(final, Round3(final.StepSize / HalfDecade));
+                reasons.Add($"Rerun at ε = {Fmt(final.StepSize)}, a half-decade smaller, with {Length(final)}.");
+                result = null;
+                continue;
+            }
             if (mala && corrections < options.MaxStepCorrections && WorstDecileAcceptance(result.Sampling) is var worst && worst < options.MalaWorstDecileAcceptance)
             {
-                // MALA's step checked where the long run went: the cells are short, and the regions where a step sticks
-                // (large curvature far along a valley) may only be reached by the final run. A half-decade smaller step,
-                // and as many more kept steps (within the cap), so that the run covers the same Langevin time.
+                // The regions where a step sticks (large curvature far along a valley) may only be reached by the long run.
                 corrections++;
-                long kept = (long)final.Draws * final.Thinning;
-                long room = Math.Max(kept, options.MaxStepsPerChain - final.Burnin);
-                // (More thinning rather than more draws: FinalOptions bounds the draws per chain for memory.)
-                int thinning = (int)Math.Max(final.Thinning, Math.Min(kept * HalfDecade, room) / final.Draws);
-                final = final with { StepSize = Round3(final.StepSize / HalfDecade), Thinning = thinning };
-                reasons.Add($"The worst 10% of the final run's draws have acceptance ≤ {worst:F2} (< {options.MalaWorstDecileAcceptance:F2}): the step sticks where the chains went. Rerun at ε = {Fmt(final.StepSize)} with {final.Burnin} burn-in steps and {(long)final.Draws * final.Thinning} kept steps per chain.");
-                result = RunFinal(final);
+                final = AtStep(final, Round3(final.StepSize / HalfDecade));
+                reasons.Add($"The worst 10% of the final run's draws have acceptance ≤ {worst:F2} (< {options.MalaWorstDecileAcceptance:F2}): the step sticks where the chains went. Rerun at ε = {Fmt(final.StepSize)} with {Length(final)}.");
+                result = null;
                 continue;
             }
             if (checkBias && corrections < options.MaxStepCorrections && ends.Count > 0
                 && EquilibriumStep(loss, anchor, [.. ends.OrderBy(kv => kv.Key).Select(kv => kv.Value)], final, result, options) is { } step)
             {
                 corrections++;
-                double langevin = options.BurninLangevinTime / (final.Localization * step.StepSize);
-                // The burn-in first (room left by the kept steps the precision target asked for), then the kept steps grow
-                // with the step's shrink into what room the cap leaves: the run was sized for the larger step's
-                // autocorrelation, and a step k times smaller covers k times less Langevin time per step (normal-crossing
-                // data (1,2): ε cut 12.6× with the kept steps unchanged left the halves drifting by 2.3 SE).
-                long current = (long)final.Draws * final.Thinning;
-                int burnin = (int)Math.Max(final.Burnin, Math.Min(langevin, options.MaxStepsPerChain - current));
-                long kept = (long)Math.Max(current, Math.Min(current * (final.StepSize / step.StepSize), options.MaxStepsPerChain - burnin));
-                int thinning = (int)Math.Max(final.Thinning, kept / final.Draws);
-                kept = (long)final.Draws * thinning;
-                final = final with { StepSize = step.StepSize, Burnin = burnin, Thinning = thinning };
-                reasons.Add(step.Reason + $" Rerun at ε = {Fmt(step.StepSize)} with {burnin} burn-in steps and {kept} kept steps per chain.");
-                result = RunFinal(final);
+                final = AtStep(final, step.StepSize);
+                reasons.Add(step.Reason + $" Rerun at ε = {Fmt(step.StepSize)} with {Length(final)}.");
+                result = null;
                 continue;
             }
             if (extensions >= options.MaxExtensions || NotConverged(result, options) is not { } why)
@@ -383,8 +412,8 @@ public static class Calibration
                 break;
             }
             final = final with { Burnin = 2 * final.Burnin, Draws = 2 * final.Draws };
-            reasons.Add($"Extended: the run had not converged ({why}); rerun with {final.Burnin} burn-in steps and {(long)final.Draws * final.Thinning} kept steps per chain.");
-            result = RunFinal(final);
+            reasons.Add($"Extended: the run had not converged ({why}); rerun with {Length(final)}.");
+            result = null;
         }
         return new AutoLlcResult(calibration, final, result, reasons);
     }

@@ -293,16 +293,18 @@ public sealed class ProgressReporter : IDisposable
             {
                 return;
             }
-            // Each chain reports its own running count; only the increase since its last report is new work. A count below
-            // the last one means the chain index started a new estimate (the next checkpoint, the next model): all of it is new.
-            int before = Interlocked.Exchange(ref draws[value.Chain], value.Draw);
-            if (value.Draw > before)
+            // Each chain reports its own running count, in draws with burn-in steps counted pro rata (DrawEquivalents), so
+            // the bar moves during burn-in; only the increase since its last report is new work. A count below the last one
+            // means the chain index started a new estimate (the next checkpoint, the next model): all of it is new.
+            int count = value.DrawEquivalents;
+            int before = Interlocked.Exchange(ref draws[value.Chain], count);
+            if (count > before)
             {
-                owner.Advance(value.Draw - before);
+                owner.Advance(count - before);
             }
-            else if (value.Draw < before)
+            else if (count < before)
             {
-                owner.Advance(value.Draw);
+                owner.Advance(count);
             }
         }
     }

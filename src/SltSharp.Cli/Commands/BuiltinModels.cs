@@ -19,10 +19,12 @@ internal sealed record BuiltinModel(
 internal static class BuiltinModels
 {
 
-    // DLN: Lau et al.'s setting scaled down (n = 1e4, batch 100); 5000 burn-in steps were needed for R-hat < 1.03
-    // at 10×20×10. Normal crossing: n = 1000 is small, so full-batch gradients remove minibatch noise, which
+    // DLN: Lau et al.'s setting scaled down (n = 1e4, batch 100). At 10×20×10 r 2 the verdict's step-bias check measures
+    // tr(nβ∇²L) ≈ 3.7e7 at the chains' states, so ε = 5e-7 (the old default) costs ε·tr/8 ≈ 4.7% of λ̂ (a warning) and
+    // 3e-7 costs 3.0%; 10k burn-in + 60k kept steps give the smaller step the Langevin time ε·steps ≈ 0.02 the old
+    // 30k steps gave 5e-7 (R-hat 1.006, bulk ESS 864, λ̂ 50.74 ± 0.36 vs 50). Normal crossing: n = 1000 is small, so full-batch gradients remove minibatch noise, which
     // otherwise dominates the pseudo-MALA acceptance and the estimate at this tiny λ.
-    public static readonly ModelDefaults DeepLinearDefaults = new(10_000, 100, 5_000, 5_000, 5);
+    public static readonly ModelDefaults DeepLinearDefaults = new(10_000, 100, 10_000, 5_000, 12);
     public static readonly ModelDefaults NormalCrossingDefaults = new(1_000, 0, 5_000, 5_000, 5);
 
     public static BuiltinModel DeepLinear(int[] widths, int rank, int n, ulong seed)
@@ -37,8 +39,9 @@ internal static class BuiltinModels
         }
         var (loss, teacher) = DeepLinearNetwork<double>.CreateTeacherTask(widths, rank, n, seed);
         // Inputs are U[-10,10] (variance 100/3), so nβ·L is large: small steps keep SGLD's discretisation bias low
-        // (tests/SltSharp.Tests/Estimators/DeepLinearNetworkLlcTests.cs measured 5e-7 to 4e-6 as reliable).
-        double step = rank == 0 ? 4e-6 : 5e-7;
+        // (tests/SltSharp.Tests/Estimators/DeepLinearNetworkLlcTests.cs measured 5e-7 to 4e-6 as reliable; 3e-7 keeps the
+        // default 10×20×10 r 2 run's predicted bias at 3%, inside the verdict's 4% warning, see DeepLinearDefaults).
+        double step = rank == 0 ? 4e-6 : 3e-7;
         return new BuiltinModel($"deep linear network {string.Join("×", widths)}, teacher rank {rank}", loss, teacher,
             LearningCoefficients.DeepLinearNetwork(widths, rank), step, null);
     }

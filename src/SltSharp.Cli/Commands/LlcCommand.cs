@@ -189,6 +189,11 @@ internal static class LlcCommand
         ["ess"] = Finite(r.Diagnostics.BulkEss),
         ["acceptance"] = Finite(r.Diagnostics.MeanAcceptance),
         ["negative_fraction"] = Finite(r.Diagnostics.NegativeFraction),
+        ["step_bias"] = r.Diagnostics.StepBias is { } b ? new JsonObject
+        {
+            ["bias"] = Finite(b.Bias), ["relative"] = Finite(b.RelativeBias), ["curvature_trace"] = Finite(b.Trace),
+            ["top_curvature"] = Finite(b.TopCurvature), ["edge_ratio"] = Finite(b.EdgeRatio), ["advised_epsilon"] = Finite(b.AdvisedStep),
+        } : null,
         ["divergences"] = new JsonArray([.. r.DivergenceMessages.Select(s => (JsonNode?)JsonValue.Create(s))]),
         ["seconds"] = r.Sampling.Elapsed.TotalSeconds,
         ["steps_per_second"] = r.StepsPerSecond,
@@ -212,6 +217,10 @@ internal static class LlcCommand
             o.WriteLine($"exact at nβ {ft:F4} (what λ̂ estimates at this nβ and γ, by quadrature)");
         }
         o.WriteLine($"diagnostics R-hat {r.Diagnostics.RHat:F3}, bulk ESS {r.Diagnostics.BulkEss:F0}, acceptance {r.Diagnostics.MeanAcceptance:F2}, negative draws {r.Diagnostics.NegativeFraction:P0}, surviving chains {r.Sampling.SurvivingChains}/{options.Chains}");
+        if (r.Diagnostics.StepBias is { } b)
+        {
+            o.WriteLine($"step       predicted bias ε·tr(nβ∇²L)/8 = {b.Bias:G3} ({b.RelativeBias:P1} of λ̂), stability ε·q_max/4 = {b.EdgeRatio:F2} (from the chains' states)");
+        }
         o.WriteLine($"verdict    {r.Verdict.ToString().ToLowerInvariant()}");
         foreach (string reason in r.Diagnostics.Reasons)
         {

@@ -116,6 +116,10 @@ internal static class TrainCommand
                 // A resumed run that was already complete trains nothing: the bar still ends full.
                 progress.AdvanceTo(options.Steps);
             }
+            if (result.Warning is { } warning)
+            {
+                context.Error.WriteLine($"warning: {warning}");
+            }
             double seconds = stopwatch.Elapsed.TotalSeconds;
             var task = TrainingTasks.Create(taskConfig);
             if (asJson)
@@ -129,6 +133,7 @@ internal static class TrainCommand
                     ["steps"] = options.Steps,
                     ["steps_trained"] = result.StepsTrained,
                     ["resumed_from_step"] = result.ResumedFromStep,
+                    ["warning"] = result.Warning,
                     ["final_loss"] = double.IsFinite(result.FinalLoss) ? result.FinalLoss : null,
                     ["checkpoints"] = new JsonArray([.. result.Checkpoints.Select(c => (JsonNode?)new JsonObject
                     {

@@ -1,3 +1,5 @@
+using SltSharp.Sampling;
+
 namespace SltSharp.Diagnostics;
 
 /// <summary>Overall judgement of a sampling run.</summary>
@@ -54,6 +56,40 @@ public static class DiagnosticThresholds
 
     /// <summary>|drift z-score| above this fails.</summary>
     public const double DriftFail = 6;
+
+    /// <summary>
+    /// The relative discretisation bias of λ̂ an advised step aims at (and <c>--auto</c>'s default budget): 2%, well inside
+    /// the 5–10% within which the oracle tests call an estimate right, so the step is never the main error.
+    /// </summary>
+    public const double StepBiasBudget = 0.02;
+
+    /// <summary>
+    /// Predicted step bias ε·tr(nβ∇²L)/8 above this fraction of λ̂ warns: twice the budget, the point at which
+    /// <c>--auto</c> shrinks its own step (twice, because a dozen states give a trace good to a few tens of percent).
+    /// </summary>
+    public const double StepBiasWarn = 2 * StepBiasBudget;
+
+    /// <summary>
+    /// Predicted step bias above this fraction of λ̂ fails: the bias alone then reaches the 10% at which the oracle tests
+    /// call an estimate wrong, and the first-order prediction is a lower bound for large steps (each direction's exact
+    /// bias is the first-order one divided by 1 − εq/4; DLN 5×3×5 measured 23% where 8–17% was predicted).
+    /// </summary>
+    public const double StepBiasFail = 0.10;
+
+    /// <summary>
+    /// εq_max/4 above this warns: the stiffest direction's variance is inflated by 1/(1 − εq/4) ≥ 2, so the first-order
+    /// bias model misses at least half of that direction's bias.
+    /// </summary>
+    public const double EdgeRatioWarn = 0.5;
+
+    /// <summary>
+    /// εq_max/4 at or above this fails: the Euler–Maruyama recurrence w ← (1 − εq/2)w + √ε·ξ no longer contracts along the
+    /// stiffest direction (|1 − εq/2| ≥ 1), so the chain is held only by nonlinearity or luck.
+    /// </summary>
+    public const double EdgeRatioFail = 1.0;
+
+    /// <summary>The edge ratio εq_max/4 the advised step aims at: the first-order model is then within 1/(1 − 0.25) ≈ 33% on the stiffest direction.</summary>
+    public const double EdgeRatioTarget = 0.25;
 }
 
 /// <summary>Diagnostics of one LLC run, with a verdict and actionable reasons.</summary>
@@ -80,6 +116,12 @@ public sealed record SamplingDiagnostics
     /// <summary>Chains that diverged.</summary>
     public int DivergedChains { get; init; }
 
+    /// <summary>
+    /// The step's predicted bias and stability from the curvature at the chains' own states (SGLD without a parameter
+    /// mask; null for other samplers, masked runs and stored runs that predate the check).
+    /// </summary>
+    public StepBiasCheck? StepBias { get; init; }
+
     /// <summary>The overall verdict.</summary>
     public Verdict Verdict { get; init; }
 
@@ -97,8 +139,14 @@ public sealed record SamplingDiagnostics
     /// <param name="stepSize">The step size, for advice.</param>
     /// <param name="exactAcceptance">True for MALA (exact acceptance), false for pseudo-MALA estimates.</param>
     /// <param name="totalChains">Chains started, including diverged ones.</param>
+    /// <param name="curvature">
+    /// The curvature at the surviving chains' states (<see cref="StepCurvatureProbe"/>), pooled; null when not measured.
+    /// With it the step is judged by its predicted bias and stability edge (<see cref="StepBiasCheck"/>), which the
+    /// acceptance only stands in for: the acceptance then no longer judges the step on its own.
+    /// </param>
+    /// <param name="localization">γ, to separate the loss part of the top curvature (used with <paramref name="curvature"/>).</param>
     public static SamplingDiagnostics Compute(IReadOnlyList<double[]> losses, IReadOnlyList<double[]> acceptances, double nBeta,
-        double referenceLoss, double stepSize, bool exactAcceptance, int totalChains)
+        double referenceLoss, double stepSize, bool exactAcceptance, int totalChains, StepCurvature? curvature = null, double localization = 0)
     {
         ArgumentNullException.ThrowIfNull(losses);
         ArgumentNullException.ThrowIfNull(acceptances);
@@ -141,7 +189,7 @@ public sealed record SamplingDiagnostics
                 }
             }
         }
-        double perChainMin = double.PositiveInfinity;
+        double perChainMin = double.PositiveInfinity, chainSum = 0;
         foreach (var l in losses)
         {
             double s = 0;
@@ -156,7 +204,9 @@ public sealed record SamplingDiagnostics
             }
             if (l.Length > 0)
             {
-                perChainMin = Math.Min(perChainMin, nBeta * ((s / l.Length) - referenceLoss));
+                double chainLambda = nBeta * ((s / l.Length) - referenceLoss);
+                perChainMin = Math.Min(perChainMin, chainLambda);
+                chainSum += chainLambda;
             }
         }
         double acceptance = accCount > 0 ? accSum / accCount : double.NaN;
@@ -179,6 +229,11 @@ public sealed record SamplingDiagnostics
         {
             Raise(Verdict.Warn, $"Bulk ESS {bulk:F0} ({bulk / chains:F0} per chain) is below {DiagnosticThresholds.EssPerChainWarn:F0} per chain; the standard error is rough. Draw more or thin less.");
         }
+        var stepBias = curvature is not null && chains > 0 ? StepBiasCheck.Assess(curvature, stepSize, chainSum / chains, localization) : null;
+        if (stepBias is { } b)
+        {
+            JudgeStep(b, Raise);
+        }
         if (!double.IsNaN(acceptance))
         {
             if (exactAcceptance)
@@ -186,6 +241,16 @@ public sealed record SamplingDiagnostics
                 if (acceptance < DiagnosticThresholds.MalaAcceptanceWarn)
                 {
                     Raise(Verdict.Warn, $"MALA acceptance {acceptance:F2} is low: the chain sticks; lower ε to about {SuggestStep(stepSize, acceptance, 0.6):G2}.");
+                }
+            }
+            else if (stepBias is not null)
+            {
+                // The step was judged by its bias and stability at the chains' states; the pseudo-MALA acceptance falls with
+                // the number of parameters at a fixed relative bias, so it only adds a warning where it says the Langevin
+                // step itself has broken down.
+                if (acceptance < DiagnosticThresholds.AcceptanceFail)
+                {
+                    Raise(Verdict.Warn, $"Acceptance {acceptance:F2} is low although the predicted step bias is {stepBias.RelativeBias:P1} of λ̂; if λ̂ moves when ε is halved, trust the smaller step.");
                 }
             }
             else if (acceptance < DiagnosticThresholds.AcceptanceFail)
@@ -227,9 +292,38 @@ public sealed record SamplingDiagnostics
             NegativeFraction = negativeFraction,
             DriftZScore = drift,
             DivergedChains = diverged,
+            StepBias = stepBias,
             Verdict = verdict,
             Reasons = reasons,
         };
+    }
+
+    // The step judged by what it does to λ̂ (StepBiasCheck): its predicted bias against StepBiasWarn/StepBiasFail and its
+    // distance to the stability edge against EdgeRatioWarn/EdgeRatioFail; the advice is the step --auto's rule would pick.
+    private static void JudgeStep(StepBiasCheck b, Action<Verdict, string> raise)
+    {
+        string advice = double.IsFinite(b.AdvisedStep)
+            ? $"lower ε to about {b.AdvisedStep:G3} (a {DiagnosticThresholds.StepBiasBudget:P0} bias, the rule 'slt llc --auto' follows)"
+            : "lower ε";
+        string edge = $"ε·q_max/4 = {b.EdgeRatio:F2} (top curvature q_max ≈ {b.TopCurvature:G3} at the chains' last states)";
+        if (b.EdgeRatio >= DiagnosticThresholds.EdgeRatioFail)
+        {
+            raise(Verdict.Fail, $"Step beyond the stability edge: {edge}, so the stiffest direction does not contract and λ̂ means nothing; {advice}, then check the bias again.");
+            return;
+        }
+        string measured = $"its predicted discretisation bias ≈ {b.Bias:G3} is {b.RelativeBias:P0} of λ̂ ≈ {b.Lambda:G3} (ε·tr(nβ∇²L)/8 with tr ≈ {b.Trace:G3} at the chains' states, the stiffest direction exact)";
+        if (b.RelativeBias > DiagnosticThresholds.StepBiasFail)
+        {
+            raise(Verdict.Fail, $"Step size too large: {measured}; {advice}.");
+        }
+        else if (b.RelativeBias > DiagnosticThresholds.StepBiasWarn)
+        {
+            raise(Verdict.Warn, $"Step size rather large: {measured}; {advice}.");
+        }
+        if (b.EdgeRatio > DiagnosticThresholds.EdgeRatioWarn)
+        {
+            raise(Verdict.Warn, $"Step near the stability edge: {edge}; the stiffest direction's variance is inflated {1 / (1 - b.EdgeRatio):F1}-fold and the bias prediction there hangs on q_max; {advice}.");
+        }
     }
 
     // For Langevin proposals the rejection rate grows like ε^{3/2} (the log MH ratio has variance ∝ ε³), so the step

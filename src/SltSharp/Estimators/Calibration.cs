@@ -178,6 +178,8 @@ public static class Calibration
         {
             Chains = options.CellChains, Burnin = options.CellBurnin, Draws = options.CellDraws, Thinning = options.CellThinning,
             ReferenceLoss = reference, DivergenceBound = bound, Threads = 1, Progress = null, ChainIndices = null,
+            // Cells measure the same curvature themselves (ExactRejectionAndCurvature below, with the rejection).
+            CheckStepBias = false,
         };
         var reasons = new List<string>();
 
@@ -293,8 +295,9 @@ public static class Calibration
     /// <param name="baseOptions">Everything but ε, nβ and γ (which calibration chooses); its burn-in, draws and thinning are minimums.</param>
     /// <param name="options">The sweep; null for the defaults.</param>
     /// <param name="estimate">
-    /// How to run the final estimate (default <see cref="LlcEstimator.Estimate{T}"/>); the CLI records it in the store. It
-    /// must pass the observer on to the sampler: the chains' last positions are where the step's bias is checked.
+    /// How to run the final estimate (default <see cref="LlcEstimator.Estimate{T}"/>); the CLI records it in the store. The
+    /// step's bias is checked from the result's <see cref="SamplingDiagnostics.StepBias"/> (measured by
+    /// <see cref="LlcEstimator.Sample{T}"/> at the chains' states); the observer argument is null (kept for callers that watch draws).
     /// </param>
     public static AutoLlcResult EstimateAuto<T>(IChainedLoss<T> loss, ReadOnlySpan<T> wStar, LlcOptions baseOptions, CalibrationOptions? options = null,
         Func<LlcOptions, DrawObserver<T>?, LlcResult>? estimate = null)
@@ -310,22 +313,9 @@ public static class Calibration
         var (final, firstReasons) = FinalOptions(calibration, baseOptions, options);
         var reasons = firstReasons.ToList();
         var anchor = wStar.ToArray();
-        // The chains' positions at three draws of the second half (the middle, three quarters, the last): the curvature
-        // varies several-fold between states of one posterior, so a dozen states say more than four. Keyed by (chain,
-        // draw): the observer runs on the chains' threads.
-        var ends = new System.Collections.Concurrent.ConcurrentDictionary<(int, int), T[]>();
-        LlcResult RunFinal(LlcOptions o)
-        {
-            ends.Clear();
-            DrawObserver<T> observer = (chain, draw, position) =>
-            {
-                if (draw == o.Draws - 1 || draw == o.Draws / 2 || draw == 3 * o.Draws / 4)
-                {
-                    ends[(chain, draw)] = position.ToArray();
-                }
-            };
-            return estimate is null ? LlcEstimator.Estimate(loss, anchor, o, observer) : estimate(o, observer);
-        }
+        // The final run's own verdict measures the curvature at three states of each chain (LlcOptions.CheckStepBias):
+        // the curvature varies several-fold between states of one posterior, so a dozen states say more than four.
+        LlcResult RunFinal(LlcOptions o) => estimate is null ? LlcEstimator.Estimate(loss, anchor, o) : estimate(o, null);
         bool mala = baseOptions.Sampler == SamplerKind.Mala;
         bool checkBias = !mala && baseOptions.ParameterMask is null && final.Localization > 0;
         // The run repeated at a smaller step. Unadjusted samplers: the burn-in covers the Langevin time BurninLangevinTime/γ
@@ -391,8 +381,7 @@ public static class Calibration
                 result = null;
                 continue;
             }
-            if (checkBias && corrections < options.MaxStepCorrections && ends.Count > 0
-                && EquilibriumStep(loss, anchor, [.. ends.OrderBy(kv => kv.Key).Select(kv => kv.Value)], final, result, options) is { } step)
+            if (checkBias && corrections < options.MaxStepCorrections && EquilibriumStep(result, final.Localization, options) is { } step)
             {
                 corrections++;
                 final = AtStep(final, step.StepSize);
@@ -419,27 +408,32 @@ public static class Calibration
     }
 
     /// <summary>
-    /// The bias check of a final run: tr(nβ∇²L) at the chains' last positions gives the step's first-order bias ε·tr/8.
-    /// Null when it is within <see cref="CalibrationOptions.EquilibriumBiasTolerance"/> × the budget; otherwise the step
-    /// that meets the budget there (from λ̂ with that bias removed) and why.
+    /// The bias check of a final run, from its verdict's <see cref="StepBiasCheck"/> (the curvature where its chains ended
+    /// up): null when the predicted bias ε·tr/8 is within <see cref="CalibrationOptions.EquilibriumBiasTolerance"/> × the
+    /// budget and the step is clear of the stability edge; otherwise the check's advised step (the same rule as the
+    /// verdict's advice, at this budget) and why.
     /// </summary>
-    internal static (double StepSize, string Reason)? EquilibriumStep<T>(IChainedLoss<T> loss, T[] anchor, T[][] states, LlcOptions final, LlcResult result, CalibrationOptions options)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    internal static (double StepSize, string Reason)? EquilibriumStep(LlcResult result, double gamma, CalibrationOptions options)
     {
-        double eps = final.StepSize, nBeta = result.NBeta;
-        var (_, trace) = ExactRejectionAndCurvature(loss, anchor, states, eps, nBeta, final.Localization, final.Seed);
-        double bias = eps * trace / 8;
-        // λ̂ carries the bias itself; half of λ̂ at least, so that a wild trace cannot ask for an absurd step.
-        double lambda = Math.Max(result.Mean - bias, 0.5 * result.Mean);
-        if (!(trace > 0) || !(lambda > 0) || bias <= options.EquilibriumBiasTolerance * options.BiasBudget * lambda)
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(options);
+        var measured = result.Diagnostics.StepBias;
+        if (measured is null || StepCurvatureOf(measured) is not { } curvature || StepBiasCheck.Assess(curvature, measured.StepSize, result.Mean, gamma, options.BiasBudget) is not { } check)
         {
             return null;
         }
-        double step = Round3(8 * options.BiasBudget * lambda / trace);
-        return step < eps
-            ? (step, $"Where the chains ended up, tr(nβ∇²L) ≈ {trace:G3}: the step's bias ε·tr/8 ≈ {bias:G3} is {bias / lambda:P0} of λ̂ ≈ {lambda:G3} (the calibration cells, too short to reach the flat directions, saw less); a bias of {options.BiasBudget:P0} needs ε ≈ {Fmt(step)}.")
-            : null;
+        bool tooBiased = check.RelativeBias > options.EquilibriumBiasTolerance * options.BiasBudget;
+        bool nearEdge = check.EdgeRatio > DiagnosticThresholds.EdgeRatioWarn;
+        if ((!tooBiased && !nearEdge) || !(check.AdvisedStep < check.StepSize))
+        {
+            return null;
+        }
+        return (check.AdvisedStep, $"Where the chains ended up, tr(nβ∇²L) ≈ {check.Trace:G3}: the step's bias ε·tr/8 ≈ {check.Bias:G3} is {check.RelativeBias:P0} of λ̂ ≈ {check.Lambda:G3}" +
+            (nearEdge ? $" and ε·q_max/4 = {check.EdgeRatio:F2} is near the stability edge" : "") +
+            $" (the calibration cells, too short to reach the flat directions, saw less); a bias of {options.BiasBudget:P0} needs ε ≈ {Fmt(check.AdvisedStep)}.");
     }
+
+    private static StepCurvature StepCurvatureOf(StepBiasCheck check) => new(check.Trace, check.Probes, check.TopCurvature);
 
     // Why a final run should be lengthened: its halves disagree, its chains disagree, or its Monte Carlo error is more than
     // twice the target. Null when none holds.
@@ -537,9 +531,6 @@ public static class Calibration
         }
     }
 
-    /// <summary>Proposals per state in <see cref="ExactRejection{T}"/>.</summary>
-    private const int ProposalsPerState = 16;
-
     /// <summary>
     /// Mean Metropolis rejection 1 − E[min(1, α)] of the Langevin proposal w' = w − (ε/2)∇U(w) + √ε·ξ for the exact
     /// U = nβ·L_n + (γ/2)||w − w*||² on the full data, averaged over proposals from the given states.
@@ -549,95 +540,12 @@ public static class Calibration
         => ExactRejectionAndCurvature(loss, anchor, states, eps, nBeta, gamma, seed).Rejection;
 
     /// <summary>
-    /// <see cref="ExactRejection{T}"/> and, from the same proposals, a Hutchinson estimate of tr(nβ·∇²L_n): with
-    /// w' − w = √ε·ξ − (ε/2)∇U, ξ·(∇U(w') − ∇U(w))/√ε = ξᵀ∇²U ξ + O(√ε) has mean tr ∇²U = tr(nβ∇²L) + γP.
+    /// <see cref="ExactRejection{T}"/> and, from the same proposals, a Hutchinson estimate of tr(nβ·∇²L_n)
+    /// (<see cref="StepCurvatureProbe.ExactRejectionAndCurvature{T}"/>, <see cref="StepCurvatureProbe.MaxProposalsPerState"/> proposals per state).
     /// </summary>
     internal static (double Rejection, double Trace) ExactRejectionAndCurvature<T>(IChainedLoss<T> loss, T[] anchor, T[][] states, double eps, double nBeta, double gamma, ulong seed)
         where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (states.Length == 0)
-        {
-            return (double.NaN, double.NaN);
-        }
-        double traceSum = 0;
-        var xi = new double[anchor.Length];
-        int p = anchor.Length;
-        var rng = new Engine.Random.Rng(seed, 0x5EED_CA1Bul);
-        var g0 = new double[p];
-        var g1 = new double[p];
-        var w1 = new T[p];
-        double sum = 0;
-        int count = 0;
-        foreach (var w0 in states)
-        {
-            double u0 = Potential(loss, anchor, w0, nBeta, gamma, g0);
-            for (int k = 0; k < ProposalsPerState; k++)
-            {
-                for (int j = 0; j < p; j++)
-                {
-                    xi[j] = rng.NextGaussian();
-                    w1[j] = T.CreateTruncating(double.CreateTruncating(w0[j]) - (0.5 * eps * g0[j]) + (Math.Sqrt(eps) * xi[j]));
-                }
-                double u1 = Potential(loss, anchor, w1, nBeta, gamma, g1);
-                double quadratic = 0;
-                for (int j = 0; j < p; j++)
-                {
-                    quadratic += xi[j] * (g1[j] - g0[j]);
-                }
-                traceSum += (quadratic / Math.Sqrt(eps)) - (gamma * p);
-                // log q(w0 | w1) − log q(w1 | w0) for the Gaussian proposal kernels.
-                double forward = 0, backward = 0;
-                for (int j = 0; j < p; j++)
-                {
-                    double a = double.CreateTruncating(w0[j]), b = double.CreateTruncating(w1[j]);
-                    double f = b - a + (0.5 * eps * g0[j]);
-                    double r = a - b + (0.5 * eps * g1[j]);
-                    forward += f * f;
-                    backward += r * r;
-                }
-                double logAlpha = u0 - u1 + ((forward - backward) / (2 * eps));
-                double accept = double.IsNaN(logAlpha) ? 0 : Math.Min(1, Math.Exp(logAlpha));
-                sum += 1 - accept;
-                count++;
-            }
-        }
-        return (sum / count, traceSum / count);
-    }
-
-    // U(w) = nβ·L_n(w) + (γ/2)||w − w*||² on the full data (in chunks), with its gradient.
-    private static double Potential<T>(IChainedLoss<T> loss, T[] anchor, T[] w, double nBeta, double gamma, double[] gradient)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int n = loss.SampleCount, p = anchor.Length, chunk = Math.Min(n, 4096);
-        Array.Clear(gradient);
-        var value = new T[1];
-        var grad = new T[p];
-        var batch = new int[chunk];
-        double total = 0;
-        for (int start = 0; start < n; start += chunk)
-        {
-            int size = Math.Min(chunk, n - start);
-            for (int i = 0; i < size; i++)
-            {
-                batch[i] = start + i;
-            }
-            loss.Evaluate(w, 1, batch.AsSpan(0, size), value, grad);
-            double weight = (double)size / n;
-            total += weight * double.CreateTruncating(value[0]);
-            for (int j = 0; j < p; j++)
-            {
-                gradient[j] += weight * double.CreateTruncating(grad[j]);
-            }
-        }
-        double u = nBeta * total;
-        for (int j = 0; j < p; j++)
-        {
-            double d = double.CreateTruncating(w[j]) - double.CreateTruncating(anchor[j]);
-            gradient[j] = (nBeta * gradient[j]) + (gamma * d);
-            u += 0.5 * gamma * d * d;
-        }
-        return u;
-    }
+        => StepCurvatureProbe.ExactRejectionAndCurvature(loss, anchor, states, eps, nBeta, gamma, new Engine.Random.Rng(seed, 0x5EED_CA1Bul), StepCurvatureProbe.MaxProposalsPerState);
 
     private static CalibrationCell Classify((LlcResult? Result, string? Divergence) run, double eps, double nBeta, double gamma, bool mala)
     {

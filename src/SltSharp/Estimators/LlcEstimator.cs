@@ -66,8 +66,68 @@ public static class LlcEstimator
         {
             throw new ArgumentException($"L(w*) = {reference} is not finite: check w* and the data.", nameof(wStar));
         }
-        var sampling = ChainDriver.Run(sampler, loss, wStar, reference, options.ToSamplingOptions(), mask, observer);
+        bool checkStep = options.CheckStepBias && options.Sampler == SamplerKind.Sgld && options.ParameterMask is null;
+        int slots = options.ChainIndices?.Count ?? options.Chains;
+        var states = new T[slots][][];
+        int[] at = [options.Draws / 2, 3 * options.Draws / 4, options.Draws - 1];
+        DrawObserver<T>? watch = observer;
+        if (checkStep)
+        {
+            for (int c = 0; c < slots; c++)
+            {
+                states[c] = new T[at.Length][];
+            }
+            watch = (chain, draw, position) =>
+            {
+                observer?.Invoke(chain, draw, position);
+                for (int k = 0; k < at.Length; k++)
+                {
+                    if (at[k] == draw)
+                    {
+                        states[chain][k] = position.ToArray();
+                    }
+                }
+            };
+        }
+        var sampling = ChainDriver.Run(sampler, loss, wStar, reference, options.ToSamplingOptions(), mask, watch);
+        if (checkStep)
+        {
+            MeasureStepCurvature(loss, wStar.ToArray(), states, sampling, nBeta, options);
+        }
         return new LlcSample(sampling, nBeta, reference, sampler.Name);
+    }
+
+    // The curvature a step meets at each surviving chain's states, for the verdict's step-bias check. Chain c uses its own
+    // stream (StepCurvatureProbe.StreamOffset + c), so a chain measured in another call (a resumed job) measures the
+    // same. Chains are spread over the run's threads (replicas of the loss), like the sampling.
+    private static void MeasureStepCurvature<T>(IChainedLoss<T> loss, T[] anchor, T[][][] states, SamplingResult sampling, double nBeta, LlcOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = loss.SampleCount;
+        int batch = options.BatchSize is { } m && m < n ? m : n;
+        int proposals = StepCurvatureProbe.ProposalsFor(options.Burnin + ((long)options.Draws * options.Thinning), batch, n);
+        void Measure(IChainedLoss<T> chainLoss, int slot)
+        {
+            var kept = states[slot].Where(s => s is not null).ToArray();
+            if (sampling.Diverged[slot] || kept.Length == 0)
+            {
+                return;
+            }
+            int chain = options.ChainIndices?[slot] ?? slot;
+            sampling.StepCurvatures[slot] = StepCurvatureProbe.Measure(chainLoss, anchor, kept, options.StepSize, nBeta, options.Localization, options.Seed, chain, proposals);
+        }
+        int slots = states.Length;
+        if (options.Threads > 1 && slots > 1 && loss is IReplicableChainedLoss<T> replicable)
+        {
+            Parallel.For(0, slots, new ParallelOptions { MaxDegreeOfParallelism = options.Threads }, slot => Measure(replicable.CreateReplica(), slot));
+        }
+        else
+        {
+            for (int slot = 0; slot < slots; slot++)
+            {
+                Measure(loss, slot);
+            }
+        }
     }
 
     /// <summary>
@@ -114,7 +174,8 @@ public static class LlcEstimator
             : double.NaN;
 
         var diagnostics = SamplingDiagnostics.Compute(traces, survivors.Select(c => sampling.Acceptances[c]).ToArray(),
-            nBeta, reference, options.StepSize, options.Sampler == SamplerKind.Mala, options.Chains);
+            nBeta, reference, options.StepSize, options.Sampler == SamplerKind.Mala, options.Chains,
+            StepCurvature.Pool(survivors.Select(c => sampling.StepCurvatures[c])), options.Localization);
         double mcse = double.NaN;
         if (double.IsFinite(diagnostics.Ess) && diagnostics.Ess > 0)
         {

@@ -66,6 +66,15 @@ public sealed record LlcOptions
     /// <summary>How minibatches are drawn.</summary>
     public BatchSampling BatchSampling { get; init; } = BatchSampling.WithoutReplacement;
 
+    /// <summary>
+    /// SGLD without a parameter mask: after sampling, measure the curvature at three states of each chain (the middle,
+    /// three quarters and the last of its draws) so that the verdict judges the step by its predicted bias and stability
+    /// edge (<see cref="Diagnostics.StepBiasCheck"/>). Costs at most 10% of the run's gradient work, and at least
+    /// 15 full-data gradients per chain (<see cref="StepCurvatureProbe.ProposalsFor"/>). Calibration's short cells turn it
+    /// off (they measure the same curvature themselves).
+    /// </summary>
+    public bool CheckStepBias { get; init; } = true;
+
     /// <summary>Seed; chain c uses <c>Rng(Seed, c)</c>.</summary>
     public ulong Seed { get; init; }
 

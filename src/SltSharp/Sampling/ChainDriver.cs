@@ -147,6 +147,8 @@ public static class ChainDriver
         var probe = AcceptanceProbe<T>.Create(sampler, loss, anchor, state.Mask, start, chains, m, fullBatch, options);
         var probed = probe is null ? null : new double[chains];
         long totalSteps = (long)options.Burnin + ((long)options.Draws * options.Thinning);
+        // Burn-in is reported about 50 times per chain (and at its end), so a progress display does not sit at 0 through it.
+        long burninEvery = Math.Max(1, options.Burnin / 50);
         int active = chains;
         long stepsTaken = 0;
         for (long step = 0; step < totalSteps && active > 0; step++)
@@ -221,7 +223,11 @@ public static class ChainDriver
                     result.Distances[chain][draw] = inf.Distance;
                     result.GradientNorms[chain][draw] = inf.GradientNorm;
                     result.DrawsCompleted[chain] = draw + 1;
-                    options.Progress?.Report(new SamplingProgress(chain, draw + 1, options.Draws));
+                    options.Progress?.Report(new SamplingProgress(chain, draw + 1, options.Draws, options.Burnin + ((long)(draw + 1) * options.Thinning), totalSteps));
+                }
+                else if (afterBurnin < 0 && options.Progress is not null && ((step + 1) % burninEvery == 0 || step + 1 == options.Burnin))
+                {
+                    options.Progress.Report(new SamplingProgress(chain, 0, options.Draws, step + 1, totalSteps));
                 }
             }
         }

@@ -13,8 +13,21 @@ public enum BatchSampling
     WithReplacement,
 }
 
-/// <summary>Progress of one chain: <paramref name="Draw"/> of <paramref name="TotalDraws"/> draws collected.</summary>
-public readonly record struct SamplingProgress(int Chain, int Draw, int TotalDraws);
+/// <summary>
+/// Progress of one chain: <paramref name="Draw"/> of <paramref name="TotalDraws"/> draws collected, and <paramref name="Step"/>
+/// of <paramref name="TotalSteps"/> sampler steps (burn-in included) behind them. The chain driver also reports during
+/// burn-in (with <paramref name="Draw"/> = 0), so that a display counting <see cref="DrawEquivalents"/> moves then too.
+/// </summary>
+/// <param name="Chain">The chain (result slot).</param>
+/// <param name="Draw">Draws collected.</param>
+/// <param name="TotalDraws">Draws the chain will collect.</param>
+/// <param name="Step">Steps taken (after draw d: burn-in + d × thinning); 0 when not reported.</param>
+/// <param name="TotalSteps">Burn-in + draws × thinning; 0 when not reported.</param>
+public readonly record struct SamplingProgress(int Chain, int Draw, int TotalDraws, long Step = 0, long TotalSteps = 0)
+{
+    /// <summary>The work done in units of draws, burn-in included: Step/TotalSteps × TotalDraws (Draw when steps are not reported).</summary>
+    public int DrawEquivalents => TotalSteps > 0 ? (int)(Math.Min(Step, TotalSteps) * TotalDraws / TotalSteps) : Draw;
+}
 
 /// <summary>
 /// Called for every kept draw with the draw's position (the one whose loss is recorded for that draw). Called on the

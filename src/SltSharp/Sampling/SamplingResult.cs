@@ -17,6 +17,7 @@ public sealed class SamplingResult
             GradientNorms[c] = new double[draws];
         }
         DrawsCompleted = new int[chains];
+        StepCurvatures = new StepCurvature?[chains];
         Diverged = new bool[chains];
         DivergenceMessages = new string?[chains];
     }
@@ -32,8 +33,9 @@ public sealed class SamplingResult
     /// <param name="divergenceMessages">Null for a surviving chain, the reason for a diverged one.</param>
     /// <param name="totalSteps">Chain-steps taken in total.</param>
     /// <param name="elapsed">Sampling wall time.</param>
+    /// <param name="stepCurvatures">Per chain, the curvature measured at its states (null entries, or null for none).</param>
     public static SamplingResult FromChains(double[][] losses, double[][] acceptances, double[][] distances, double[][] gradientNorms,
-        string?[] divergenceMessages, long totalSteps, TimeSpan elapsed)
+        string?[] divergenceMessages, long totalSteps, TimeSpan elapsed, IReadOnlyList<StepCurvature?>? stepCurvatures = null)
     {
         ArgumentNullException.ThrowIfNull(losses);
         ArgumentNullException.ThrowIfNull(acceptances);
@@ -60,6 +62,7 @@ public sealed class SamplingResult
             result.DrawsCompleted[c] = k;
             result.Diverged[c] = divergenceMessages[c] is not null;
             result.DivergenceMessages[c] = divergenceMessages[c];
+            result.StepCurvatures[c] = stepCurvatures is not null && c < stepCurvatures.Count ? stepCurvatures[c] : null;
         }
         result.TotalStepsField = totalSteps;
         result.Elapsed = elapsed;
@@ -80,6 +83,12 @@ public sealed class SamplingResult
 
     /// <summary>Draws each chain completed (the requested number unless it diverged).</summary>
     public int[] DrawsCompleted { get; }
+
+    /// <summary>
+    /// Per chain, the curvature a step met at the chain's states (<see cref="StepCurvatureProbe"/>), measured after
+    /// sampling for the verdict's step-bias check; null where it was not measured (other samplers, masks, diverged chains).
+    /// </summary>
+    public StepCurvature?[] StepCurvatures { get; }
 
     /// <summary>True for chains stopped as diverged.</summary>
     public bool[] Diverged { get; }

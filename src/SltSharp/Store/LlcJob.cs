@@ -83,7 +83,8 @@ public static class LlcJob
             [.. chains.Select(c => c.StepInfo.ContainsKey("diverged")
                 ? $"Chain {c.ChainIndex} diverged after {c.LossTrace.Length} of {options.Draws} draws." : null)],
             chains.Sum(c => options.Burnin + ((long)c.LossTrace.Length * options.Thinning)),
-            TimeSpan.FromSeconds(chains.Sum(c => c.ElapsedSeconds)));
+            TimeSpan.FromSeconds(chains.Sum(c => c.ElapsedSeconds)),
+            [.. chains.Select(c => c.StepInfo.TryGetValue(StepCurvatureKey, out var v) && v.Length == 3 ? new StepCurvature(v[0], (int)v[1], v[2]) : null)]);
         // All chains share one anchor, so L(w*) is the same number in every record.
         return LlcEstimator.Combine(sampling, nBeta, chains[0].InitialLoss, options,
             samplerName.Length > 0 ? samplerName : options.Sampler.ToString().ToLowerInvariant());
@@ -104,6 +105,12 @@ public static class LlcJob
             ["distance"] = [.. s.Distances[slot].Select(v => (float)v)],
             ["grad_norm"] = [.. s.GradientNorms[slot].Select(v => (float)v)],
         };
+        if (s.StepCurvatures[slot] is { } k)
+        {
+            // Not a per-draw trace: (tr(nβ∇²L), probes, q_max) of the chain's step-bias check, so that the verdict of a
+            // resumed job is computed from the same measurement as that of an uninterrupted one.
+            info[StepCurvatureKey] = [(float)k.Trace, k.Probes, (float)k.TopCurvature];
+        }
         double lambda = double.NaN;
         if (s.Diverged[slot])
         {
@@ -134,10 +141,22 @@ public static class LlcJob
             ["reference_loss"] = r.ReferenceLoss,
             ["chain_llcs"] = new JsonArray([.. r.ChainEstimates.Select(v => (JsonNode?)JsonValue.Create(Finite(v)))]),
         };
+        if (d.StepBias is { } b)
+        {
+            diagnostics["step_bias"] = Finite(b.Bias);
+            diagnostics["step_bias_relative"] = Finite(b.RelativeBias);
+            diagnostics["curvature_trace"] = Finite(b.Trace);
+            diagnostics["top_curvature"] = Finite(b.TopCurvature);
+            diagnostics["edge_ratio"] = Finite(b.EdgeRatio);
+            diagnostics["advised_epsilon"] = Finite(b.AdvisedStep);
+        }
         return new EstimateRecord(jobId, r.Mean, r.StandardError, diagnostics.ToJsonString(), r.Verdict, [.. d.Reasons]);
     }
 
     private static double? Finite(double v) => double.IsFinite(v) ? v : null;
+
+    /// <summary>The step-info name under which a chain's <see cref="StepCurvature"/> is stored.</summary>
+    public const string StepCurvatureKey = "step_curvature";
 
     /// <summary>IProgress that calls back on the reporting thread (Progress&lt;T&gt; would post to a sync context).</summary>
     private sealed class CallbackProgress<T>(Action<T> report) : IProgress<T>

@@ -12,7 +12,14 @@ namespace SltSharp.Training;
 /// <param name="FinalLoss">Full-data training loss at the last step.</param>
 /// <param name="StepsTrained">Updates computed by this call (0 when the run was already complete).</param>
 public sealed record TrainingRunResult(
-    RunRecord Run, string RunFolder, long? ResumedFromStep, IReadOnlyList<CheckpointRecord> Checkpoints, double FinalLoss, long StepsTrained);
+    RunRecord Run, string RunFolder, long? ResumedFromStep, IReadOnlyList<CheckpointRecord> Checkpoints, double FinalLoss, long StepsTrained)
+{
+    /// <summary>
+    /// Set when a resumed run continues with another gradient split than it was recorded with (another <c>--threads</c>):
+    /// the steps from here on round differently, so the run is no longer bit-for-bit the uninterrupted one. Null otherwise.
+    /// </summary>
+    public string? Warning { get; init; }
+}
 
 /// <summary>
 /// Trains a task and records it: the run (its configuration identifies it), a safetensors checkpoint plus the optimizer
@@ -96,9 +103,20 @@ public static class TrainingRecorder
         ArgumentNullException.ThrowIfNull(store);
         var task = TrainingTasks.Create(taskConfig);
         using var session = new TrainingSession(task, options);
+        // The configuration identifies the run; the gradient split (from --threads) is stored with it but is not part of
+        // the identity, so that a resume with another thread count continues the same run, with a warning.
         string configJson = RunConfig(taskConfig, options, runName).ToJsonString();
-        var run = store.ListRuns().LastOrDefault(r => r.Command == Command && r.ConfigJson == configJson)
-            ?? store.CreateRun(new RunStart(Command, configJson, unchecked((long)options.Seed), codeVersion, Environment.MachineName));
+        var found = store.ListRuns().LastOrDefault(r => r.Command == Command && Identity(r.ConfigJson) == configJson);
+        string? warning = null;
+        if (found is not null && StoredShards(found.ConfigJson) is { } stored && stored != session.GradientShards)
+        {
+            warning = $"Run {found.Id} was trained with its gradient split over {stored} shard(s) and now continues with {session.GradientShards} (another --threads): " +
+                $"the steps from here on differ from an uninterrupted run at float rounding. Rerun with --threads {stored} to resume bit for bit.";
+        }
+        var recorded = RunConfig(taskConfig, options, runName);
+        recorded[GradientShardsKey] = session.GradientShards;
+        var run = found
+            ?? store.CreateRun(new RunStart(Command, recorded.ToJsonString(), unchecked((long)options.Seed), codeVersion, Environment.MachineName));
         string storeFolder = StoreFolder(store);
         string relativeFolder = runName ?? $"train-{run.Id}";
         string runFolder = Path.GetFullPath(Path.Combine(storeFolder, relativeFolder));
@@ -150,8 +168,28 @@ public static class TrainingRecorder
             // A resumed run that had nothing left to train reported no loss.
             return double.IsNaN(lastLoss) ? session.FullLoss() : lastLoss;
         });
-        return new TrainingRunResult(store.GetRun(run.Id), runFolder, resumedFrom, store.Checkpoints(run.Id), finalLoss, session.Step - startStep);
+        return new TrainingRunResult(store.GetRun(run.Id), runFolder, resumedFrom, store.Checkpoints(run.Id), finalLoss, session.Step - startStep)
+        {
+            Warning = resumedFrom is null ? null : warning,
+        };
     }
+
+    /// <summary>The key of the stored configuration that records the gradient split (not part of the run's identity).</summary>
+    public const string GradientShardsKey = "gradient_shards";
+
+    // A stored configuration without the gradient split: what identifies the run.
+    private static string Identity(string configJson)
+    {
+        if (JsonNode.Parse(configJson) is not JsonObject json || !json.ContainsKey(GradientShardsKey))
+        {
+            return configJson;
+        }
+        json.Remove(GradientShardsKey);
+        return json.ToJsonString();
+    }
+
+    private static int? StoredShards(string configJson) =>
+        JsonNode.Parse(configJson) is JsonObject json && json[GradientShardsKey] is JsonValue v && v.TryGetValue<int>(out int shards) ? shards : null;
 
     /// <summary>The absolute path of a checkpoint file (paths are stored relative to the store's folder).</summary>
     public static string ResolvePath(IResultsStore store, CheckpointRecord checkpoint)

@@ -123,6 +123,12 @@ public sealed class TrainingSession : IDisposable
         _gradient = new DataParallelGradient<double>(_model.Parameters, options.Threads, ShardLoss);
     }
 
+    /// <summary>
+    /// Shards each update's minibatch gradient is split into (1 when the work is too small to split, see
+    /// <see cref="DataParallelGradient{T}.WorkersFor"/>): the float rounding of a run depends on it, not on the thread count itself.
+    /// </summary>
+    public int GradientShards => _gradient.WorkersFor(_batch.Length);
+
     /// <summary>Stops the data-parallel workers.</summary>
     public void Dispose() => _gradient.Dispose();
 

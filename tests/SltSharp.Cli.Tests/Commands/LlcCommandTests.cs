@@ -46,6 +46,30 @@ public class LlcCommandTests
     }
 
     [Fact]
+    public async Task BiasedStepThatDoesNotDivergeFailsWithTheStepItShouldBe()
+    {
+        // Issue #6: (0,1) at ε = 3.3e-3 sits at the stability edge of its stiff direction (εq/4 ≈ 0.98): λ̂ ≈ 22 for an
+        // exact 0.499 with acceptance ≈ 0.58, no divergence. The verdict must fail (exit 1), say so with the step that
+        // meets the 2% budget, and that step must be within a factor 2 of the one calibration (--auto) picks, which the
+        // appended advice line quotes (measured: both 9.22e-5). Fewer draws than the default keep the test short.
+        var (exit, stdout, stderr) = await Run("llc", "--model", "normal-crossing", "--powers", "0,1", "--epsilon", "3.3e-3", "--draws", "2000", "--threads", "1", "--json");
+        Assert.Equal(SltApp.ExitFailure, exit);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("fail", root.GetProperty("verdict").GetString());
+        Assert.True(root.GetProperty("llc_mean").GetDouble() > 10 * root.GetProperty("exact_finite_temperature").GetDouble(), stdout);
+        var stepBias = root.GetProperty("step_bias");
+        double advised = stepBias.GetProperty("advised_epsilon").GetDouble();
+        Assert.True(stepBias.GetProperty("edge_ratio").GetDouble() > 0.5, stdout);
+        var reasons = root.GetProperty("reasons").EnumerateArray().Select(r => r.GetString()!).ToList();
+        Assert.Contains(reasons, r => r.StartsWith("Step size too large", StringComparison.Ordinal));
+        string calibration = Assert.Single(reasons, r => r.StartsWith("Calibration:", StringComparison.Ordinal));
+        var match = System.Text.RegularExpressions.Regex.Match(calibration, @"--epsilon ([0-9.eE+-]+)\.$");
+        Assert.True(match.Success, calibration);
+        double auto = double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(advised, auto / 2, auto * 2);
+    }
+
+    [Fact]
     public async Task DeepLinearNetworkReportsAoyagisLambdaAndItsShape()
     {
         var (exit, stdout, stderr) = await Run("llc", "--model", "dln", "--widths", "5,3,5", "--rank", "0", "--draws", "50", "--burnin", "0", "--json");

@@ -1,3 +1,4 @@
+using SltSharp.Diagnostics;
 using SltSharp.Estimators;
 using SltSharp.Models;
 using SltSharp.Theory;
@@ -86,35 +87,22 @@ public class CalibrationTests(ITestOutputHelper output)
         // larger and the check must ask for a step well below it, near the 2% budget's 2.6e-6–8.7e-6 measured at
         // equilibrium states of runs at 4e-6 and 3.6e-5 (the trace varies several-fold between states).
         var (loss, teacher) = DeepLinearNetwork<double>.CreateTeacherTask([5, 3, 5], 0, 10_000, 4);
+        // The run's own verdict measures the curvature at three states per chain (the middle, three quarters, the last).
         var options = new LlcOptions { BatchSize = 100, Seed = 4, Threads = 2, StepSize = 3.59e-5, Localization = 1, Burnin = 14_000, Draws = 1_000, Thinning = 10 };
-        var states = new double[12][];
-        var result = LlcEstimator.Estimate(loss, teacher, options, (c, d, w) =>
-        {
-            if (d is 499 or 749 or 999)
-            {
-                states[(3 * c) + (d / 250) - 1] = w.ToArray();
-            }
-        });
-        var step = Calibration.EquilibriumStep(loss, teacher, states, options, result, new CalibrationOptions());
+        var result = LlcEstimator.Estimate(loss, teacher, options);
+        var step = Calibration.EquilibriumStep(result, options.Localization, new CalibrationOptions());
         output.WriteLine($"λ̂ {result.Mean:F3}: {step?.Reason}");
         Assert.NotNull(step);
         Assert.InRange(step.Value.StepSize, 1e-6, 1.2e-5);
+        // The same measurement fails the manual run's verdict: its predicted bias is far beyond StepBiasFail (10%).
+        Assert.Equal(Verdict.Fail, result.Verdict);
 
-        // A Gaussian at a step whose bias εq/4 is 1% (half the budget): no correction.
+        // A Gaussian at a step whose bias εq/4 is 1% (half the budget): no correction, and no step reason in the verdict.
         var gaussian = new QuadraticPotential<double>([A], [0.0]);
         var gaussianOptions = new LlcOptions { NBeta = NBeta, Localization = Gamma, Seed = 3, StepSize = 4 * 0.01 / Q, Burnin = 500, Draws = 400, Thinning = 5 };
-        var gaussianStates = new List<double[]>();
-        var gaussianResult = LlcEstimator.Estimate(gaussian, [0.0], gaussianOptions, (_, d, w) =>
-        {
-            if (d % 40 == 39)
-            {
-                lock (gaussianStates)
-                {
-                    gaussianStates.Add(w.ToArray());
-                }
-            }
-        });
-        Assert.Null(Calibration.EquilibriumStep(gaussian, [0.0], [.. gaussianStates], gaussianOptions, gaussianResult, new CalibrationOptions()));
+        var gaussianResult = LlcEstimator.Estimate(gaussian, [0.0], gaussianOptions);
+        Assert.Null(Calibration.EquilibriumStep(gaussianResult, Gamma, new CalibrationOptions()));
+        Assert.DoesNotContain(gaussianResult.Diagnostics.Reasons, r => r.Contains("Step", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -35,7 +35,7 @@ public class DeepLinearNetworkLlcTests(ITestOutputHelper output)
         var result = LlcEstimator.Estimate(model, teacher, options);
         var lc = LearningCoefficients.DeepLinearNetwork(widths, rank);
         double relative = (result.Mean / lc.Lambda) - 1;
-        string label = $"({string.Join(",", widths)}) r={rank}: λ̂ = {result.Mean:F3} ± {result.StandardError:F3} (MCSE {result.MonteCarloStandardError:F3}) vs λ = {lc.Lambda} (m = {lc.Multiplicity}), {relative:P1}, acceptance {result.Diagnostics.MeanAcceptance:F2}, R-hat {result.Diagnostics.RHat:F3}, {result.StepsPerSecond:F0} steps/s";
+        string label = $"({string.Join(",", widths)}) r={rank}: λ̂ = {result.Mean:F3} ± {result.StandardError:F3} (MCSE {result.MonteCarloStandardError:F3}) vs λ = {lc.Lambda} (m = {lc.Multiplicity}), {relative:P1}, acceptance {result.Diagnostics.MeanAcceptance:F2}, R-hat {result.Diagnostics.RHat:F3}, {result.StepsPerSecond:F0} steps/s, predicted step bias {result.Diagnostics.StepBias?.RelativeBias:P1}, verdict {result.Verdict} ({string.Join(" | ", result.Diagnostics.Reasons)})";
         output.WriteLine(label);
         Assert.True(result.MonteCarloStandardError <= 0.035 * lc.Lambda, $"not precise enough: {label}");
         Assert.True(Math.Abs(relative) <= 0.10, label);

@@ -89,12 +89,13 @@ public class LlcEstimatorTests
     public void TooLargeStepSizeGetsAnActionableVerdict()
     {
         // Quadratic with q = 2t + γ = 201: at ε = 0.015 (ε·q = 3, variance inflated by 1/(1 − εq/4) = 4×) SGLD's
-        // pseudo-MALA acceptance drops to about 0.7: the verdict must warn and advise a smaller ε.
+        // pseudo-MALA acceptance drops only to about 0.7, yet λ̂ is 4× too large: the step-bias check fails it and advises
+        // a smaller ε (tests/SltSharp.Tests/Diagnostics/StepBiasCheckTests.cs checks the numbers).
         var model = new NormalCrossingPotential<double>([1]);
         var result = LlcEstimator.Estimate(model, [0.0], new LlcOptions { StepSize = 0.015, NBeta = 100, Chains = 4, Draws = 400, Seed = 3 });
-        Assert.NotEqual(Verdict.Ok, result.Verdict);
+        Assert.Equal(Verdict.Fail, result.Verdict);
         Assert.InRange(result.Diagnostics.MeanAcceptance, 0.5, 0.8);
-        var advice = Assert.Single(result.Diagnostics.Reasons, r => r.StartsWith("Step size rather large", StringComparison.Ordinal));
+        var advice = Assert.Single(result.Diagnostics.Reasons, r => r.StartsWith("Step size too large", StringComparison.Ordinal));
         Assert.Contains("lower ε to about", advice, StringComparison.Ordinal);
     }
 

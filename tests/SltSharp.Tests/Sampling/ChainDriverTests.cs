@@ -94,8 +94,19 @@ public class ChainDriverTests
             seen[chain]++;
         });
         Assert.Equal([20, 20, 20], seen);
-        Assert.Equal(60, progress.Count);
+        Assert.Equal(60, progress.Count(p => p.Draw > 0));
         Assert.Equal((5 + (20 * 3)) * 3, result.Sampling.TotalSteps);
+        // Burn-in is reported too (every max(1, 5/50) = 1 step: 5 per chain), in steps, and a chain's count in draw units
+        // rises steadily from the first burn-in step to exactly its draws at the last.
+        Assert.Equal(15, progress.Count(p => p.Draw == 0));
+        foreach (var chain in progress.GroupBy(p => p.Chain))
+        {
+            var steps = chain.Select(p => p.Step).ToArray();
+            Assert.Equal(Enumerable.Range(1, 5).Select(k => (long)k).Concat(Enumerable.Range(1, 20).Select(d => 5 + (3L * d))), steps);
+            Assert.All(chain, p => Assert.Equal(65, p.TotalSteps));
+            Assert.Equal(1 * 20 / 65, chain.First().DrawEquivalents);
+            Assert.Equal(20, chain.Last().DrawEquivalents);
+        }
     }
 
     [Fact]

@@ -162,4 +162,31 @@ public class TrainingSessionTests
         Assert.Equal(0, again.StepsTrained);
         Assert.Equal(straight.FinalLoss, again.FinalLoss);
     }
+
+    /// <summary>
+    /// `slt train --threads` is stored with the run (as the gradient split it implies) without becoming part of the run's
+    /// identity: a resume with another count continues the same run and says that it now rounds differently; a resume with
+    /// the same count says nothing. The 4800-parameter DLN with batches of 100 splits over 2 threads (work 4.8e5 ≥ 2^18).
+    /// </summary>
+    [Fact]
+    public void Recorder_stores_the_gradient_split_and_warns_when_a_resume_uses_another()
+    {
+        using var folder = new TempFolder();
+        var config = new TrainingTaskConfig { Model = "dln", Widths = [40, 40, 40, 40], SingularValues = [3, 1], SampleCount = 400, DataSeed = 2, InitScale = 0.5 };
+        var options = new TrainingOptions { Steps = 10, Schedule = CheckpointSchedule.Parse("linear:2"), LearningRate = 0.01, BatchSize = 100, Seed = 1 };
+        using var store = SqliteResultsStore.Open(folder.File("slt.db"));
+        var first = TrainingRecorder.Run(store, config, options with { Threads = 2 }, "split", "test");
+        Assert.Null(first.Warning);
+        Assert.Contains($"\"{TrainingRecorder.GradientShardsKey}\":2", first.Run.ConfigJson, StringComparison.Ordinal);
+
+        var same = TrainingRecorder.Run(store, config, options with { Threads = 2 }, "split", "test");
+        Assert.Equal(10, same.ResumedFromStep);
+        Assert.Null(same.Warning);
+
+        var other = TrainingRecorder.Run(store, config, options with { Threads = 1 }, "split", "test");
+        Assert.Equal(first.Run.Id, other.Run.Id); // the same run, not a new one
+        Assert.Single(store.ListRuns());
+        Assert.NotNull(other.Warning);
+        Assert.Contains("--threads 2", other.Warning, StringComparison.Ordinal);
+    }
 }

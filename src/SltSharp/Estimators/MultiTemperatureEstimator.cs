@@ -54,6 +54,13 @@ public sealed record TemperatureEstimate(double NBeta, double StepSize, double L
 {
     /// <summary>Chains sampled again because they stuck (empty when none).</summary>
     public IReadOnlyList<int> ReplacedChains { get; init; } = ReplacedChains ?? [];
+
+    /// <summary>
+    /// True when the first run at the pilot's ε accepted far less than the target and this temperature was sampled again
+    /// at a smaller ε (<see cref="MultiTemperatureEstimator.RetunedStep"/>); <see cref="StepSize"/> and
+    /// <see cref="Run"/> are the second run's.
+    /// </summary>
+    public bool Retuned { get; init; }
 }
 
 /// <summary>The outcome of <see cref="MultiTemperatureEstimator.Estimate"/>.</summary>
@@ -135,13 +142,25 @@ public static class MultiTemperatureEstimator
             var runOptions = options with { NBeta = t, StepSize = step, ReferenceLoss = reference };
             var run = LlcEstimator.Estimate(loss, wStar, runOptions);
             var replaced = options.Sampler == SamplerKind.Mala ? ReplaceStuckChains(loss, wStar, runOptions, ref run) : [];
+            bool retuned = false;
+            if (adapt && RetunedStep(run.Sampling, step, temperatures.TargetAcceptance!.Value) is { } smaller)
+            {
+                // The run, not the pilot, measured the acceptance where the chains really go (the pilot's few thousand
+                // steps from w* had not spread along the arms: (1,1) at nβ ≥ 3162 accepted 0.74–0.83 after a pilot at
+                // 0.95). Sample this temperature again at the step the run's own acceptance asks for; progress is not
+                // reported twice.
+                (step, previousStep, retuned) = (smaller, smaller, true);
+                runOptions = runOptions with { StepSize = step, Progress = null };
+                run = LlcEstimator.Estimate(loss, wStar, runOptions);
+                replaced = ReplaceStuckChains(loss, wStar, runOptions, ref run);
+            }
             // Eight chains can underestimate the error ~2× (docs/sampling-and-llc.md): take the more cautious SE.
             double se = Math.Max(Finite(run.StandardError), Finite(run.MonteCarloStandardError));
             if (!(se > 0))
             {
                 throw new InvalidOperationException($"At nβ = {t:G4} the run gave no usable standard error (SE {run.StandardError}, MCSE {run.MonteCarloStandardError}); use at least 2 chains and more draws.");
             }
-            estimates.Add(new TemperatureEstimate(t, step, run.Mean, se, run, pilotSteps, replaced));
+            estimates.Add(new TemperatureEstimate(t, step, run.Mean, se, run, pilotSteps, replaced) { Retuned = retuned });
         }
         var fit = MultiTemperatureFit.Fit(ts, estimates.Select(e => e.Lambda).ToArray(), estimates.Select(e => e.StandardError).ToArray());
         fit = WithDensityOfStates(fit, estimates, options, loss.SampleCount, reference);
@@ -151,6 +170,14 @@ public static class MultiTemperatureEstimator
             fit = fit with
             {
                 Message = fit.Message + $" Stuck chains were sampled again on fresh random streams at nβ = {string.Join(", ", resampled.Select(e => $"{e.NBeta:G4} (chain {string.Join(", ", e.ReplacedChains)})"))}: their acceptance collapsed to a fraction of the other chains' (a step too large for a narrow part of the posterior).",
+            };
+        }
+        var retunedAt = estimates.Where(e => e.Retuned).ToArray();
+        if (retunedAt.Length > 0)
+        {
+            fit = fit with
+            {
+                Message = fit.Message + $" Sampled again at a smaller ε because the run accepted far less than the pilot had measured: nβ = {string.Join(", ", retunedAt.Select(e => $"{e.NBeta:G4} (ε {e.StepSize:G3})"))}.",
             };
         }
         var doubtful = estimates.Where(e => e.Run.Verdict != Diagnostics.Verdict.Ok).ToArray();
@@ -354,10 +381,7 @@ public static class MultiTemperatureEstimator
         var s = run.Sampling;
         for (int attempt = 1; attempt <= StuckChainAttempts; attempt++)
         {
-            var acceptance = Enumerable.Range(0, options.Chains)
-                .Select(c => s.Diverged[c] ? double.NaN : MeanFinite(s.Acceptances[c].AsSpan(0, s.DrawsCompleted[c])))
-                .ToArray();
-            var stuck = StuckChains(acceptance);
+            var stuck = StuckChains(ChainAcceptances(s));
             if (stuck.Length == 0)
             {
                 break;
@@ -388,6 +412,44 @@ public static class MultiTemperatureEstimator
         }
         return [.. replaced];
     }
+
+    /// <summary>
+    /// A run's chains rejected on average more than this multiple of 1 − target: its step is re-tuned and the temperature
+    /// sampled again (<see cref="RetunedStep"/>). At the default target, acceptance below 0.85. Three times, because
+    /// the pilot's own estimate from 4 chains × 500 correlated steps scatters by ~30% around the run's, while the
+    /// (1,1) runs it is meant for accepted 0.74–0.83 (rejection 3.5–5×).
+    /// </summary>
+    public const double RetuneRejectionFactor = 3.0;
+
+    /// <summary>
+    /// The smaller step a MALA run asks for when its chains' mean acceptance fell far below <paramref name="target"/>
+    /// (<see cref="RetuneRejectionFactor"/>): ε·((1 − target)/(1 − acceptance))^(2/3), the pilot's own update, at most
+    /// a factor 10 down; null when the run is within that band (or no chain has an acceptance).
+    /// </summary>
+    /// <param name="sampling">The run's traces; the per-draw acceptances are MALA's exact ones.</param>
+    /// <param name="step">The ε the run used.</param>
+    /// <param name="target">The pilot's target acceptance.</param>
+    public static double? RetunedStep(SamplingResult sampling, double step, double target)
+    {
+        ArgumentNullException.ThrowIfNull(sampling);
+        var acceptance = ChainAcceptances(sampling).Where(double.IsFinite).ToArray();
+        if (acceptance.Length == 0)
+        {
+            return null;
+        }
+        // The mean over chains, not the median: stuck chains have been sampled again by now, and a chain that sticks
+        // for a while without collapsing is part of what the step costs.
+        double rejection = 1 - acceptance.Average();
+        if (!(rejection > RetuneRejectionFactor * (1 - target)))
+        {
+            return null;
+        }
+        return step * Math.Max(Math.Pow((1 - target) / rejection, 2.0 / 3.0), 0.1);
+    }
+
+    /// <summary>Each chain's mean acceptance over its draws (NaN for a diverged chain).</summary>
+    private static double[] ChainAcceptances(SamplingResult s) =>
+        [.. Enumerable.Range(0, s.Losses.Length).Select(c => s.Diverged[c] ? double.NaN : MeanFinite(s.Acceptances[c].AsSpan(0, s.DrawsCompleted[c])))];
 
     private static double MeanFinite(ReadOnlySpan<double> values)
     {

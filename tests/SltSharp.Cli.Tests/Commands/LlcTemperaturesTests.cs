@@ -121,6 +121,7 @@ public class LlcTemperaturesTests
         foreach (var t in multi.GetProperty("per_temperature").EnumerateArray())
         {
             Assert.Equal(JsonValueKind.Array, t.GetProperty("replaced_chains").ValueKind);
+            Assert.Contains(t.GetProperty("retuned").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
         }
     }
 

@@ -155,6 +155,25 @@ public class MultiTemperatureTests(ITestOutputHelper output)
         Assert.Empty(MultiTemperatureEstimator.StuckChains([0.95, 0.2]));
     }
 
+    // The run-level re-tune: mean chain acceptance 0.8 at target 0.95 is rejection 0.2 > 3 × 0.05, so ε shrinks by
+    // (0.05/0.2)^(2/3) = 0.25^(2/3); 0.9 (rejection 0.1) is within the band; at target 0.99 a run accepting 0.5 would
+    // ask for (0.01/0.5)^(2/3) = 0.074 and is held at the factor-10 limit. A diverged chain's NaNs are left out.
+    [Fact]
+    public void RetunedStepFollowsTheRunsOwnAcceptance()
+    {
+        static SltSharp.Sampling.SamplingResult Run(double[] chainAcceptance, bool lastDiverged = false) => SltSharp.Sampling.SamplingResult.FromChains(
+            [.. chainAcceptance.Select(_ => new double[] { 1, 1 })],
+            [.. chainAcceptance.Select(a => new[] { double.NaN, a })],
+            [.. chainAcceptance.Select(_ => new double[2])],
+            [.. chainAcceptance.Select(_ => new double[2])],
+            [.. chainAcceptance.Select((_, c) => lastDiverged && c == chainAcceptance.Length - 1 ? "diverged" : null)],
+            0, TimeSpan.Zero);
+        Assert.Equal(1e-3 * Math.Pow(0.25, 2.0 / 3.0), MultiTemperatureEstimator.RetunedStep(Run([0.7, 0.8, 0.9]), 1e-3, 0.95)!.Value, 15);
+        Assert.Null(MultiTemperatureEstimator.RetunedStep(Run([0.9, 0.9, 0.9]), 1e-3, 0.95));
+        Assert.Equal(1e-4, MultiTemperatureEstimator.RetunedStep(Run([0.5, 0.5]), 1e-3, 0.99)!.Value, 15);
+        Assert.Null(MultiTemperatureEstimator.RetunedStep(Run([0.95, 0.95, 0.1], lastDiverged: true), 1e-3, 0.95));
+    }
+
     [Fact]
     public void TemperaturesAreLogSpacedOverTheDecades()
     {

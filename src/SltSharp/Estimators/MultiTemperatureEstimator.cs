@@ -261,8 +261,8 @@ public static class MultiTemperatureEstimator
     /// carrying on from round to round (a restart at w* would measure the acceptance near w*, not in the bulk: on the
     /// data model at nβ ≈ 3000 that pilot settled at 0.95 and the run then accepted 0.72). The acceptance of a round is
     /// the median chain's, and a chain stuck in that round (<see cref="StuckChains"/>) carries on from a healthy chain's
-    /// position. After each round ε moves by ((1 − target)/(1 − acceptance))^(2/3), because MALA's rejection grows as ε^(3/2) for small ε (clamped to a factor
-    /// 10), until the rejection rate is within <see cref="PilotTolerance"/> of 1 − target or <see cref="PilotRounds"/>
+    /// position. After each round ε moves by ((1 − target)/(1 − acceptance))^(2/3), because MALA's rejection grows as
+    /// ε^(3/2) for small ε (clamped to a factor 10), until the rejection rate is within <see cref="PilotTolerance"/> of 1 − target or <see cref="PilotRounds"/>
     /// rounds have run. The pilot has its own random streams, so the run that follows is the same as with that ε given
     /// by hand.
     /// </summary>

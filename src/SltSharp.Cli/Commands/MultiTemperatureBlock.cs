@@ -40,6 +40,8 @@ internal static class MultiTemperatureBlock
                 ["acceptance"] = Finite(e.Run.Diagnostics.MeanAcceptance),
                 ["ess"] = Finite(e.Run.Diagnostics.BulkEss),
                 ["pilot_steps"] = e.PilotSteps,
+                ["replaced_chains"] = new JsonArray([.. e.ReplacedChains.Select(c => (JsonNode?)c)]),
+                ["retuned"] = e.Retuned,
             })]);
             var root = new JsonObject
             {
@@ -77,7 +79,8 @@ internal static class MultiTemperatureBlock
             o.WriteLine($"model      {setup.Description}");
             foreach (var e in result.PerTemperature)
             {
-                o.WriteLine($"nβ {e.NBeta,10:G4}  ε {e.StepSize:G3}  acceptance {e.Run.Diagnostics.MeanAcceptance:F2}  λ̂ {e.Lambda:F4} ± {e.StandardError:F4}  {e.Run.Verdict.ToString().ToLowerInvariant()}");
+                string again = (e.Retuned ? "  (sampled again at a smaller ε)" : "") + (e.ReplacedChains.Count > 0 ? $"  (stuck chains sampled again: {string.Join(", ", e.ReplacedChains)})" : "");
+                o.WriteLine($"nβ {e.NBeta,10:G4}  ε {e.StepSize:G3}  acceptance {e.Run.Diagnostics.MeanAcceptance:F2}  λ̂ {e.Lambda:F4} ± {e.StandardError:F4}  {e.Run.Verdict.ToString().ToLowerInvariant()}{again}");
             }
             o.WriteLine($"fit        {fit.Correction.ToString().ToLowerInvariant()}: λ = {fit.Lambda:G4} ± {fit.LambdaStandardError:G2}, interval [{fit.IntervalLow:G4}, {fit.IntervalHigh:G4}], m = {(fit.Multiplicity?.ToString() ?? "–")} (fitted {fit.MultiplicityReal:G3})");
             if (setup.Exact is { } exact)

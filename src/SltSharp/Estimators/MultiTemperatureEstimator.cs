@@ -46,7 +46,22 @@ public sealed record MultiTemperatureOptions
 /// <param name="StandardError">The SE the fit used: the larger of the across-chain SE and the MCSE from ESS.</param>
 /// <param name="Run">The full LLC result with diagnostics.</param>
 /// <param name="PilotSteps">Sampler steps per chain spent by the step-size pilot before the run (0 when ε was not adapted).</param>
-public sealed record TemperatureEstimate(double NBeta, double StepSize, double Lambda, double StandardError, LlcResult Run, int PilotSteps = 0);
+/// <param name="ReplacedChains">
+/// Chains whose acceptance collapsed (<see cref="MultiTemperatureEstimator.StuckChains"/>) and were sampled again on a
+/// fresh random stream; <see cref="Run"/> holds the replacements. Empty when no chain stuck.
+/// </param>
+public sealed record TemperatureEstimate(double NBeta, double StepSize, double Lambda, double StandardError, LlcResult Run, int PilotSteps = 0, IReadOnlyList<int>? ReplacedChains = null)
+{
+    /// <summary>Chains sampled again because they stuck (empty when none).</summary>
+    public IReadOnlyList<int> ReplacedChains { get; init; } = ReplacedChains ?? [];
+
+    /// <summary>
+    /// True when the first run at the pilot's ε accepted far less than the target and this temperature was sampled again
+    /// at a smaller ε (<see cref="MultiTemperatureEstimator.RetunedStep"/>); <see cref="StepSize"/> and
+    /// <see cref="Run"/> are the second run's.
+    /// </summary>
+    public bool Retuned { get; init; }
+}
 
 /// <summary>The outcome of <see cref="MultiTemperatureEstimator.Estimate"/>.</summary>
 /// <param name="PerTemperature">λ̂ ± SE at every nβ, ascending.</param>
@@ -115,19 +130,56 @@ public static class MultiTemperatureEstimator
                 // Start from the last temperature's tuned ε moved by the rule: close to the answer, so the pilot is short.
                 double guess = k == 0 ? step : previousStep * Math.Pow(previousT / t, exponent);
                 (step, pilotSteps) = AdaptStepSize(loss, wStar, options with { NBeta = t, ReferenceLoss = reference }, guess, temperatures.TargetAcceptance!.Value, (ulong)k);
+                // Every length scale of the posterior shrinks as nβ grows (an arm's width goes as nβ^(−1/(2p))), so the
+                // step that suits nβ_k is no larger than the one that suited nβ_(k−1); a pilot that came out larger
+                // measured noise, and a larger step is the one that sticks in the narrow parts.
+                if (k > 0)
+                {
+                    step = Math.Min(step, previousStep);
+                }
                 (previousStep, previousT) = (step, t);
             }
-            var run = LlcEstimator.Estimate(loss, wStar, options with { NBeta = t, StepSize = step, ReferenceLoss = reference });
+            var runOptions = options with { NBeta = t, StepSize = step, ReferenceLoss = reference };
+            var run = LlcEstimator.Estimate(loss, wStar, runOptions);
+            var replaced = options.Sampler == SamplerKind.Mala ? ReplaceStuckChains(loss, wStar, runOptions, ref run) : [];
+            bool retuned = false;
+            if (adapt && RetunedStep(run.Sampling, step, temperatures.TargetAcceptance!.Value) is { } smaller)
+            {
+                // The run, not the pilot, measured the acceptance where the chains really go (the pilot's few thousand
+                // steps from w* had not spread along the arms: (1,1) at nβ ≥ 3162 accepted 0.74–0.83 after a pilot at
+                // 0.95). Sample this temperature again at the step the run's own acceptance asks for; progress is not
+                // reported twice.
+                (step, previousStep, retuned) = (smaller, smaller, true);
+                runOptions = runOptions with { StepSize = step, Progress = null };
+                run = LlcEstimator.Estimate(loss, wStar, runOptions);
+                replaced = ReplaceStuckChains(loss, wStar, runOptions, ref run);
+            }
             // Eight chains can underestimate the error ~2× (docs/sampling-and-llc.md): take the more cautious SE.
             double se = Math.Max(Finite(run.StandardError), Finite(run.MonteCarloStandardError));
             if (!(se > 0))
             {
                 throw new InvalidOperationException($"At nβ = {t:G4} the run gave no usable standard error (SE {run.StandardError}, MCSE {run.MonteCarloStandardError}); use at least 2 chains and more draws.");
             }
-            estimates.Add(new TemperatureEstimate(t, step, run.Mean, se, run, pilotSteps));
+            estimates.Add(new TemperatureEstimate(t, step, run.Mean, se, run, pilotSteps, replaced) { Retuned = retuned });
         }
         var fit = MultiTemperatureFit.Fit(ts, estimates.Select(e => e.Lambda).ToArray(), estimates.Select(e => e.StandardError).ToArray());
         fit = WithDensityOfStates(fit, estimates, options, loss.SampleCount, reference);
+        var resampled = estimates.Where(e => e.ReplacedChains.Count > 0).ToArray();
+        if (resampled.Length > 0)
+        {
+            fit = fit with
+            {
+                Message = fit.Message + $" Stuck chains were sampled again on fresh random streams at nβ = {string.Join(", ", resampled.Select(e => $"{e.NBeta:G4} (chain {string.Join(", ", e.ReplacedChains)})"))}: their acceptance collapsed to a fraction of the other chains' (a step too large for a narrow part of the posterior).",
+            };
+        }
+        var retunedAt = estimates.Where(e => e.Retuned).ToArray();
+        if (retunedAt.Length > 0)
+        {
+            fit = fit with
+            {
+                Message = fit.Message + $" Sampled again at a smaller ε because the run accepted far less than the pilot had measured: nβ = {string.Join(", ", retunedAt.Select(e => $"{e.NBeta:G4} (ε {e.StepSize:G3})"))}.",
+            };
+        }
         var doubtful = estimates.Where(e => e.Run.Verdict != Diagnostics.Verdict.Ok).ToArray();
         if (doubtful.Length > 0)
         {
@@ -207,9 +259,10 @@ public static class MultiTemperatureEstimator
     /// The MALA step whose exact acceptance at nβ = options.NBeta is near <paramref name="target"/>: 4 pilot chains start
     /// at w*, take min(options.Burnin, 5000) (at least 500) burn-in steps, then rounds of 500 measured steps, the chains
     /// carrying on from round to round (a restart at w* would measure the acceptance near w*, not in the bulk: on the
-    /// data model at nβ ≈ 3000 that pilot settled at 0.95 and the run then accepted 0.72). After each round ε moves by
-    /// ((1 − target)/(1 − acceptance))^(2/3), because MALA's rejection grows as ε^(3/2) for small ε (clamped to a factor
-    /// 10), until the rejection rate is within <see cref="PilotTolerance"/> of 1 − target or <see cref="PilotRounds"/>
+    /// data model at nβ ≈ 3000 that pilot settled at 0.95 and the run then accepted 0.72). The acceptance of a round is
+    /// the median chain's, and a chain stuck in that round (<see cref="StuckChains"/>) carries on from a healthy chain's
+    /// position. After each round ε moves by ((1 − target)/(1 − acceptance))^(2/3), because MALA's rejection grows as
+    /// ε^(3/2) for small ε (clamped to a factor 10), until the rejection rate is within <see cref="PilotTolerance"/> of 1 − target or <see cref="PilotRounds"/>
     /// rounds have run. The pilot has its own random streams, so the run that follows is the same as with that ε given
     /// by hand.
     /// </summary>
@@ -244,23 +297,34 @@ public static class MultiTemperatureEstimator
                 }
                 steps += burnin;
             }
-            double sum = 0;
-            int count = 0;
+            var sum = new double[chains];
+            var count = new int[chains];
             for (int i = 0; i < measured; i++)
             {
                 mala.Step(state, loss, batch, info);
-                foreach (var x in info)
+                for (int c = 0; c < chains; c++)
                 {
-                    if (double.IsFinite(x.Acceptance))
+                    if (double.IsFinite(info[c].Acceptance))
                     {
-                        sum += x.Acceptance;
-                        count++;
+                        sum[c] += info[c].Acceptance;
+                        count[c]++;
                     }
                 }
             }
             steps += measured;
             positions = state.Positions.ToArray();
-            double acceptance = count > 0 ? sum / count : 0;
+            var perChain = Enumerable.Range(0, chains).Select(c => count[c] > 0 ? sum[c] / count[c] : double.NaN).ToArray();
+            // The median chain, not the pooled mean: one chain stuck in a narrow part would drag the mean down and the
+            // pilot would shrink ε for all (measured: (1,1) tuned 4.2e-4 at nβ 10³ between 2.6e-3 and 1.0e-3). A stuck
+            // chain carries on from a healthy chain's position, so it cannot stay stuck through every round.
+            var stuck = StuckChains(perChain);
+            var healthy = Enumerable.Range(0, chains).Except(stuck).ToArray();
+            int dimension = positions.Length / chains;
+            for (int i = 0; i < stuck.Length; i++)
+            {
+                Array.Copy(positions, healthy[i % healthy.Length] * dimension, positions, stuck[i] * dimension, dimension);
+            }
+            double acceptance = Median(perChain.Where(double.IsFinite).ToArray(), fallback: 0);
             double ratio = (1 - target) / Math.Max(1 - acceptance, 1e-4);
             if (ratio <= PilotTolerance && ratio >= 1 / PilotTolerance)
             {
@@ -269,6 +333,148 @@ public static class MultiTemperatureEstimator
             step *= Math.Clamp(Math.Pow(ratio, 2.0 / 3.0), 0.1, 10);
         }
         return (step, steps);
+    }
+
+    /// <summary>
+    /// A chain is stuck when its rejection rate exceeds this multiple of the median chain's (taken as at least 0.05, the
+    /// pilot's target, so at the default target: acceptance below 0.85 where the others accept 0.95). Measured on (1,3)
+    /// at nβ = 3162 (8 chains × 40k draws): healthy chains rejected 4–9% (at most 1.7× their median), the stuck chain 55%
+    /// (10×) with half its draws in one stretch of 21k at acceptance &lt; 0.1.
+    /// </summary>
+    public const double StuckRejectionFactor = 3.0;
+
+    /// <summary>How many fresh random streams a stuck chain of a run gets before it is kept as it is.</summary>
+    public const int StuckChainAttempts = 2;
+
+    /// <summary>
+    /// The chains whose acceptance collapsed against the others' (<see cref="StuckRejectionFactor"/>). MALA's acceptance
+    /// is exact, so a chain that rejects most proposals sits where the step is far too large for the local curvature
+    /// (deep in a narrow arm: the transverse curvature of nβ·w1²·w2⁶ grows as w2⁶) and cannot leave. Needs at least 3
+    /// chains with a finite acceptance. Judged against the median, so when half or more collapse (the step, not a chain, is
+    /// at fault: the pilot's business) the bar drops with them and few or none are flagged.
+    /// </summary>
+    /// <param name="acceptance">Mean acceptance per chain (NaN for a chain without one, e.g. diverged).</param>
+    public static int[] StuckChains(IReadOnlyList<double> acceptance)
+    {
+        ArgumentNullException.ThrowIfNull(acceptance);
+        var finite = acceptance.Where(double.IsFinite).ToArray();
+        if (finite.Length < 3)
+        {
+            return [];
+        }
+        double limit = StuckRejectionFactor * Math.Max(1 - Median(finite, fallback: 1), 0.05);
+        return [.. Enumerable.Range(0, acceptance.Count).Where(c => double.IsFinite(acceptance[c]) && 1 - acceptance[c] > limit)];
+    }
+
+    /// <summary>
+    /// Samples every stuck chain of <paramref name="run"/> (<see cref="StuckChains"/>) again from w* on a fresh stream
+    /// (chain index attempt·Chains + c, so the result stays a function of the seed), up to <see cref="StuckChainAttempts"/>
+    /// times, and re-estimates. This drops the stuck stretch, which weighs a narrow region by how long the chain could
+    /// not leave it instead of by its posterior mass; the healthy chains visit that region as rarely as the sampler
+    /// allows, so the result is what a run without the accident would have given.
+    /// </summary>
+    /// <returns>The replaced chains (empty when none stuck).</returns>
+    private static int[] ReplaceStuckChains<T>(IChainedLoss<T> loss, ReadOnlySpan<T> wStar, LlcOptions options, ref LlcResult run)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var replaced = new SortedSet<int>();
+        var s = run.Sampling;
+        for (int attempt = 1; attempt <= StuckChainAttempts; attempt++)
+        {
+            var stuck = StuckChains(ChainAcceptances(s));
+            if (stuck.Length == 0)
+            {
+                break;
+            }
+            int[] indices = [.. stuck.Select(c => (attempt * options.Chains) + c)];
+            var fresh = LlcEstimator.Sample(loss, wStar, options with { ChainIndices = indices, Threads = Math.Min(options.Threads, indices.Length), Progress = null }).Sampling;
+            double[][] Swap(double[][] old, double[][] now)
+            {
+                var merged = (double[][])old.Clone();
+                for (int i = 0; i < stuck.Length; i++)
+                {
+                    merged[stuck[i]] = now[i];
+                }
+                return merged;
+            }
+            var messages = (string?[])s.DivergenceMessages.Clone();
+            for (int i = 0; i < stuck.Length; i++)
+            {
+                messages[stuck[i]] = fresh.DivergenceMessages[i];
+            }
+            s = SamplingResult.FromChains(Swap(s.Losses, fresh.Losses), Swap(s.Acceptances, fresh.Acceptances), Swap(s.Distances, fresh.Distances),
+                Swap(s.GradientNorms, fresh.GradientNorms), messages, s.TotalSteps + fresh.TotalSteps, s.Elapsed + fresh.Elapsed);
+            replaced.UnionWith(stuck);
+        }
+        if (replaced.Count > 0)
+        {
+            run = LlcEstimator.Combine(s, run.NBeta, run.ReferenceLoss, options, run.SamplerName);
+        }
+        return [.. replaced];
+    }
+
+    /// <summary>
+    /// A run's chains rejected on average more than this multiple of 1 − target: its step is re-tuned and the temperature
+    /// sampled again (<see cref="RetunedStep"/>). At the default target, acceptance below 0.85. Three times, because
+    /// the pilot's own estimate from 4 chains × 500 correlated steps scatters by ~30% around the run's, while the
+    /// (1,1) runs it is meant for accepted 0.74–0.83 (rejection 3.5–5×).
+    /// </summary>
+    public const double RetuneRejectionFactor = 3.0;
+
+    /// <summary>
+    /// The smaller step a MALA run asks for when its chains' mean acceptance fell far below <paramref name="target"/>
+    /// (<see cref="RetuneRejectionFactor"/>): ε·((1 − target)/(1 − acceptance))^(2/3), the pilot's own update, at most
+    /// a factor 10 down; null when the run is within that band (or no chain has an acceptance).
+    /// </summary>
+    /// <param name="sampling">The run's traces; the per-draw acceptances are MALA's exact ones.</param>
+    /// <param name="step">The ε the run used.</param>
+    /// <param name="target">The pilot's target acceptance.</param>
+    public static double? RetunedStep(SamplingResult sampling, double step, double target)
+    {
+        ArgumentNullException.ThrowIfNull(sampling);
+        var acceptance = ChainAcceptances(sampling).Where(double.IsFinite).ToArray();
+        if (acceptance.Length == 0)
+        {
+            return null;
+        }
+        // The mean over chains, not the median: stuck chains have been sampled again by now, and a chain that sticks
+        // for a while without collapsing is part of what the step costs.
+        double rejection = 1 - acceptance.Average();
+        if (!(rejection > RetuneRejectionFactor * (1 - target)))
+        {
+            return null;
+        }
+        return step * Math.Max(Math.Pow((1 - target) / rejection, 2.0 / 3.0), 0.1);
+    }
+
+    /// <summary>Each chain's mean acceptance over its draws (NaN for a diverged chain).</summary>
+    private static double[] ChainAcceptances(SamplingResult s) =>
+        [.. Enumerable.Range(0, s.Losses.Length).Select(c => s.Diverged[c] ? double.NaN : MeanFinite(s.Acceptances[c].AsSpan(0, s.DrawsCompleted[c])))];
+
+    private static double MeanFinite(ReadOnlySpan<double> values)
+    {
+        double sum = 0;
+        int count = 0;
+        foreach (double v in values)
+        {
+            if (double.IsFinite(v))
+            {
+                sum += v;
+                count++;
+            }
+        }
+        return count > 0 ? sum / count : double.NaN;
+    }
+
+    private static double Median(double[] values, double fallback)
+    {
+        if (values.Length == 0)
+        {
+            return fallback;
+        }
+        var sorted = values.Order().ToArray();
+        int h = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[h] : (sorted[h - 1] + sorted[h]) / 2;
     }
 
     private static double Finite(double v) => double.IsFinite(v) ? v : 0.0;

@@ -135,6 +135,45 @@ public class MultiTemperatureTests(ITestOutputHelper output)
         Assert.Throws<ArgumentOutOfRangeException>(() => MultiTemperatureEstimator.Temperatures(0.5, 3, 5));
     }
 
+    // Acceptances as measured on (1,3) at nβ = 3162 (8 chains × 40k draws, seed 25, before the pilot used the median):
+    // seven healthy chains at 0.941–0.957 and one stuck at 0.454. Median 0.9485, limit 3 × 0.0515 = 0.1545 on the
+    // rejection rate, so only the chain at 0.454 (rejection 0.546) is flagged; 0.85 (rejection 0.15) is not.
+    [Fact]
+    public void StuckChainIsTheOneWhoseAcceptanceCollapsed()
+    {
+        double[] measured = [0.957, 0.941, 0.947, 0.951, 0.454, 0.956, 0.952, 0.945];
+        Assert.Equal(new[] { 4 }, MultiTemperatureEstimator.StuckChains(measured));
+        Assert.Empty(MultiTemperatureEstimator.StuckChains([0.957, 0.941, 0.947, 0.951, 0.85, 0.956, 0.952, 0.945]));
+        // A diverged chain (NaN) is neither flagged nor counted in the median.
+        Assert.Equal(new[] { 2 }, MultiTemperatureEstimator.StuckChains([0.95, double.NaN, 0.3, 0.96, 0.94]));
+        // At acceptance ≈ 1 the rejection floor 0.05 applies: 0.9 (rejection 0.1 < 0.15) is not stuck, 0.8 is.
+        Assert.Empty(MultiTemperatureEstimator.StuckChains([0.999, 0.998, 0.9, 0.999]));
+        Assert.Equal(new[] { 2 }, MultiTemperatureEstimator.StuckChains([0.999, 0.998, 0.8, 0.999]));
+        // Half collapsed is the step's fault, not a chain's: the median (0.575) drops with them and none is flagged.
+        // Fewer than 3 chains have no median to judge by.
+        Assert.Empty(MultiTemperatureEstimator.StuckChains([0.95, 0.95, 0.2, 0.2]));
+        Assert.Empty(MultiTemperatureEstimator.StuckChains([0.95, 0.2]));
+    }
+
+    // The run-level re-tune: mean chain acceptance 0.8 at target 0.95 is rejection 0.2 > 3 × 0.05, so ε shrinks by
+    // (0.05/0.2)^(2/3) = 0.25^(2/3); 0.9 (rejection 0.1) is within the band; at target 0.99 a run accepting 0.5 would
+    // ask for (0.01/0.5)^(2/3) = 0.074 and is held at the factor-10 limit. A diverged chain's NaNs are left out.
+    [Fact]
+    public void RetunedStepFollowsTheRunsOwnAcceptance()
+    {
+        static SltSharp.Sampling.SamplingResult Run(double[] chainAcceptance, bool lastDiverged = false) => SltSharp.Sampling.SamplingResult.FromChains(
+            [.. chainAcceptance.Select(_ => new double[] { 1, 1 })],
+            [.. chainAcceptance.Select(a => new[] { double.NaN, a })],
+            [.. chainAcceptance.Select(_ => new double[2])],
+            [.. chainAcceptance.Select(_ => new double[2])],
+            [.. chainAcceptance.Select((_, c) => lastDiverged && c == chainAcceptance.Length - 1 ? "diverged" : null)],
+            0, TimeSpan.Zero);
+        Assert.Equal(1e-3 * Math.Pow(0.25, 2.0 / 3.0), MultiTemperatureEstimator.RetunedStep(Run([0.7, 0.8, 0.9]), 1e-3, 0.95)!.Value, 15);
+        Assert.Null(MultiTemperatureEstimator.RetunedStep(Run([0.9, 0.9, 0.9]), 1e-3, 0.95));
+        Assert.Equal(1e-4, MultiTemperatureEstimator.RetunedStep(Run([0.5, 0.5]), 1e-3, 0.99)!.Value, 15);
+        Assert.Null(MultiTemperatureEstimator.RetunedStep(Run([0.95, 0.95, 0.1], lastDiverged: true), 1e-3, 0.95));
+    }
+
     [Fact]
     public void TemperaturesAreLogSpacedOverTheDecades()
     {
@@ -150,39 +189,52 @@ public class MultiTemperatureSamplingTests(ITestOutputHelper output)
     public void MalaRecoversLambdaAndMultiplicityForPowersOneOne() => Check(1, 1, 21);
 
     [Fact]
-    [Trait("Category", "Slow")]
-    public void MalaRecoversLambdaAndMultiplicityForPowersTwoTwo() => Check(2, 2, 22);
-
-    [Fact]
-    [Trait("Category", "Slow")]
-    public void MalaRecoversLambdaAndMultiplicityForPowersThreeThree() => Check(3, 3, 23);
-
-    [Fact]
     public void MalaFlagsTheCloseExponentForPowersOneTwo() => Check(1, 2, 24, draws: 20_000);
 
-    [Fact]
+    // All six cases on three seeds each (the test's own seed and 1, 2), at full size. Seed 25 for (1,3) is the run that
+    // came out Ambiguous before the pilot judged by the median chain (one chain stuck at nβ 3162); (1,2) on seed 1 had
+    // a chain stuck at nβ 1000 that the run sampled again (asserted below through ReplacedChains).
+    [Theory]
     [Trait("Category", "Slow")]
-    public void MalaFlagsTheCloseExponentForPowersOneThree() => Check(1, 3, 25, closeMayBeAmbiguous: true);
+    [InlineData(1, 1, 1)]
+    [InlineData(1, 1, 2)]
+    [InlineData(2, 2, 22)]
+    [InlineData(2, 2, 1)]
+    [InlineData(2, 2, 2)]
+    [InlineData(3, 3, 23)]
+    [InlineData(3, 3, 1)]
+    [InlineData(3, 3, 2)]
+    [InlineData(1, 2, 24)]
+    [InlineData(1, 2, 1)]
+    [InlineData(1, 2, 2)]
+    [InlineData(1, 3, 25)]
+    [InlineData(1, 3, 1)]
+    [InlineData(1, 3, 2)]
+    [InlineData(2, 3, 26)]
+    [InlineData(2, 3, 1)]
+    [InlineData(2, 3, 2)]
+    public void MalaDecidesEveryCaseOnSeveralSeeds(int p1, int p2, ulong seed)
+    {
+        var result = Check(p1, p2, seed);
+        if ((p1, p2, seed) == (1, 2, 1))
+        {
+            Assert.Equal(new[] { 5 }, result.PerTemperature[2].ReplacedChains);
+        }
+    }
 
-    [Fact]
-    [Trait("Category", "Slow")]
-    public void MalaFlagsTheCloseExponentForPowersTwoThree() => Check(2, 3, 26);
-
-    // closeMayBeAmbiguous: (1,3) with this seed has one chain stuck at nβ = 3162 (bulk ESS 116; docs/sampling-and-llc.md),
-    // which makes the log with its nuisance term fit as well as the power (ΔAIC 2.3): the honest answer there is
-    // Ambiguous with an interval holding λ, which the test then demands instead.
-    private void Check(int p1, int p2, ulong seed, int draws = 40_000, bool closeMayBeAmbiguous = false)
+    private MultiTemperatureResult Check(int p1, int p2, ulong seed, int draws = 40_000)
     {
         // 8 chains × 40k draws per temperature (20k in the default suite's close-exponent run), thinning 4, nβ = 10²…10⁴ at
         // 5 temperatures. ε at nβ = 100 starts at 2e-3·min(p)² (the arms' transverse width scales as t^(−1/(2·min p)))
-        // and the estimator's pilot tunes it per temperature to acceptance 0.95: at the untuned rule (acceptance 0.99)
-        // the bulk ESS was 5–13k of 320k draws per temperature and (1,2), (1,3), (2,3) came out Ambiguous (ΔAIC 1.9–3.1);
-        // tuned, it is 25–130k and five of six are decided (measured: ΔAIC 13.6–14.6 for (1,2), (2,3), m = 3 costing
-        // ≥ 8.5 in deviance for the multiplicities; (1,3): see closeMayBeAmbiguous; docs/sampling-and-llc.md).
+        // and the estimator's pilot tunes it per temperature to acceptance 0.95 (judged by the median pilot chain, ε
+        // non-increasing in nβ); a run's chain whose acceptance collapses is sampled again. At the untuned rule
+        // (acceptance 0.99) the bulk ESS was 5–13k of 320k draws per temperature and the close cases came out Ambiguous;
+        // tuned, it is 25–130k and all six are decided on every seed listed (docs/sampling-and-llc.md has the table).
         // Tolerances: m exact and the decision right (Multiplicity for (k,k), CloseExponent for the others), λ within
         // the issue's 10% of the asymptotic value, and the reported interval must hold λ. On exact distributions at 1%
         // (DensityOfStatesFitTests) λ is within 1.8% and the decisions have ΔAIC ≥ 10, so 10% leaves room for the
-        // sampling noise of one run (measured here: −0.5% to +1.4%, profile intervals ±0.6–6%).
+        // sampling noise of one run (measured here: −0.7% to +1.1%, profile intervals ±0.6–2%). The interval stands for
+        // ±2 SE, so on a random seed it misses about 1 run in 20; these fixed seeds hold it with room (table).
         int[] powers = [p1, p2];
         var truth = LearningCoefficients.NormalCrossing(powers);
         var model = new NormalCrossingPotential<double>(powers);
@@ -206,20 +258,28 @@ public class MultiTemperatureSamplingTests(ITestOutputHelper output)
         {
             // The issue's demand for close exponents: detected and said so, with an interval that holds λ and is
             // informative (the log-only answer is 12–18% high here, so an interval reaching 25% is not).
-            if (closeMayBeAmbiguous && fit.Correction == TemperatureCorrection.Ambiguous)
-            {
-                Assert.Contains("close second exponent", fit.Message, StringComparison.Ordinal);
-            }
-            else
-            {
-                Assert.Equal(TemperatureCorrection.CloseExponent, fit.Correction);
-                Assert.Null(fit.Multiplicity);
-                Assert.Contains("close", fit.Message, StringComparison.Ordinal);
-            }
+            Assert.Equal(TemperatureCorrection.CloseExponent, fit.Correction);
+            Assert.Null(fit.Multiplicity);
+            Assert.Contains("close", fit.Message, StringComparison.Ordinal);
             Assert.True(fit.PowerLawSupported, fit.Message);
             Assert.InRange(fit.IntervalHigh, truth.Lambda, 1.25 * truth.Lambda);
         }
         Assert.InRange(fit.Lambda, 0.9 * truth.Lambda, 1.1 * truth.Lambda);
         Assert.InRange(truth.Lambda, fit.IntervalLow, fit.IntervalHigh);
+        for (int k = 1; k < result.PerTemperature.Count; k++)
+        {
+            Assert.True(result.PerTemperature[k].StepSize <= result.PerTemperature[k - 1].StepSize, $"ε rose from nβ {result.PerTemperature[k - 1].NBeta:G4} to {result.PerTemperature[k].NBeta:G4}");
+        }
+        foreach (var e in result.PerTemperature)
+        {
+            // No stuck chain is left in what the fit used, and every replacement is named in the message.
+            var acceptance = e.Run.SurvivingChains.Select(c => e.Run.Sampling.Acceptances[c].Where(double.IsFinite).Average()).ToArray();
+            Assert.Empty(MultiTemperatureEstimator.StuckChains(acceptance));
+            if (e.ReplacedChains.Count > 0)
+            {
+                Assert.Contains($"{e.NBeta:G4} (chain {string.Join(", ", e.ReplacedChains)})", fit.Message, StringComparison.Ordinal);
+            }
+        }
+        return result;
     }
 }

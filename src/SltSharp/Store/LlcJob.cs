@@ -58,7 +58,9 @@ public static class LlcJob
                 DrawObserver<double>? subsetObserver = observer is null ? null : (slot, draw, position) => observer(chains[slot], draw, position);
                 var sample = LlcEstimator.Sample(loss, wStar,
                     options with { ChainIndices = chains, Threads = Math.Min(options.Threads, chains.Count), Progress = subsetProgress }, subsetObserver);
-                double seconds = stopwatch.Elapsed.TotalSeconds;
+                // The batch's chains ran together, so each is charged an equal share of its wall time: batches run one
+                // after another, and the shares of all chains then add up to the job's wall time of sampling.
+                double seconds = stopwatch.Elapsed.TotalSeconds / chains.Count;
                 sampler = sample.SamplerName;
                 return chains.Select((chain, slot) => ToRecord(jobId, chain, slot, sample, seconds)).ToList();
             },

@@ -122,7 +122,8 @@ public sealed record SamplingJobRecord(long Id, string Key, SamplingJobSpec Spec
 /// <param name="StepInfo">Per-step diagnostics by name (e.g. <c>grad_norm</c>, <c>acceptance</c>, <c>divergent</c>), single
 /// precision; each array may have its own length (steps rather than draws when thinning).</param>
 /// <param name="LambdaHat">This chain's λ̂ = nβ·(mean post-burn-in loss − L_n(w*)).</param>
-/// <param name="ElapsedSeconds">Wall time of the chain.</param>
+/// <param name="ElapsedSeconds">The chain's share of the wall time of sampling: chains sampled together split their batch's
+/// wall time equally, so the shares of a job's chains add up to its wall time of sampling.</param>
 public sealed record ChainRecord(
     long JobId,
     int ChainIndex,

@@ -52,6 +52,27 @@ public sealed class StoreWiringTests : IDisposable
         Assert.Contains($"λ̂ = {lambda}", File.ReadAllText(latest));
     }
 
+    /// <summary>
+    /// "seconds" is the wall time of sampling. With two threads the four chains run as two batches of two; each chain
+    /// used to be charged its whole batch's wall time, so the sum doubled "seconds" and halved "steps_per_second".
+    /// Sampling is most of this command's time (4 × 40k steps of a 30-parameter DLN against a store of a few chains),
+    /// so a doubled "seconds" exceeds the command's own wall time, measured here around it.
+    /// </summary>
+    [Fact]
+    public async Task Seconds_is_the_wall_time_of_sampling_when_chains_run_in_parallel()
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var (exit, stdout, stderr) = await Run("llc", "--model", "dln", "--widths", "5,3,5", "--rank", "0", "--chains", "4",
+            "--threads", "2", "--burnin", "20000", "--draws", "2000", "--thinning", "10", "--store", Store, "--json");
+        double wall = stopwatch.Elapsed.TotalSeconds;
+        Assert.True(exit is 0 or 1, stderr);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        double seconds = root.GetProperty("seconds").GetDouble();
+        Assert.InRange(seconds, 0, wall);
+        // steps_per_second counts burn-in: 4 chains × (20 000 + 2 000·10) steps over those seconds.
+        Assert.Equal(4 * 40_000 / seconds, root.GetProperty("steps_per_second").GetDouble(), 6);
+    }
+
     [Fact]
     public async Task The_same_command_again_reuses_every_chain_and_gives_the_same_estimate()
     {

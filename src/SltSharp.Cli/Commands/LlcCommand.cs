@@ -193,6 +193,7 @@ internal static class LlcCommand
         {
             ["bias"] = Finite(b.Bias), ["relative"] = Finite(b.RelativeBias), ["curvature_trace"] = Finite(b.Trace),
             ["top_curvature"] = Finite(b.TopCurvature), ["edge_ratio"] = Finite(b.EdgeRatio), ["advised_epsilon"] = Finite(b.AdvisedStep),
+            ["minibatch_noise"] = Finite(b.MinibatchNoise),
         } : null,
         ["divergences"] = new JsonArray([.. r.DivergenceMessages.Select(s => (JsonNode?)JsonValue.Create(s))]),
         ["seconds"] = r.Sampling.Elapsed.TotalSeconds,
@@ -219,7 +220,7 @@ internal static class LlcCommand
         o.WriteLine($"diagnostics R-hat {r.Diagnostics.RHat:F3}, bulk ESS {r.Diagnostics.BulkEss:F0}, acceptance {r.Diagnostics.MeanAcceptance:F2}, negative draws {r.Diagnostics.NegativeFraction:P0}, surviving chains {r.Sampling.SurvivingChains}/{options.Chains}");
         if (r.Diagnostics.StepBias is { } b)
         {
-            o.WriteLine($"step       predicted bias ε·tr(nβ∇²L)/8 = {b.Bias:G3} ({b.RelativeBias:P1} of λ̂), stability ε·q_max/4 = {b.EdgeRatio:F2} (from the chains' states)");
+            o.WriteLine($"step       predicted bias ε·(tr(nβ∇²L) + minibatch noise)/8 = {b.Bias:G3} ({b.RelativeBias:P1} of λ̂; minibatch share {(b.MinibatchNoise > 0 ? b.MinibatchNoise / (b.Trace + b.MinibatchNoise) : 0):P0}), stability ε·q_max/4 = {b.EdgeRatio:F2} (from the chains' states)");
         }
         o.WriteLine($"verdict    {r.Verdict.ToString().ToLowerInvariant()}");
         foreach (string reason in r.Diagnostics.Reasons)

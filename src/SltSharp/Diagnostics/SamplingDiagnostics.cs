@@ -311,7 +311,8 @@ public sealed record SamplingDiagnostics
             raise(Verdict.Fail, $"Step beyond the stability edge: {edge}, so the stiffest direction does not contract and λ̂ means nothing; {advice}, then check the bias again.");
             return;
         }
-        string measured = $"its predicted discretisation bias ≈ {b.Bias:G3} is {b.RelativeBias:P0} of λ̂ ≈ {b.Lambda:G3} (ε·tr(nβ∇²L)/8 with tr ≈ {b.Trace:G3} at the chains' states, the stiffest direction exact)";
+        string minibatch = b.MinibatchNoise > 0 ? $", plus the minibatch gradient's ε·{b.MinibatchNoise:G3}/8" : "";
+        string measured = $"its predicted bias ≈ {b.Bias:G3} is {b.RelativeBias:P0} of λ̂ ≈ {b.Lambda:G3} (discretisation ε·tr(nβ∇²L)/8 with tr ≈ {b.Trace:G3} at the chains' states, the stiffest direction exact{minibatch})";
         if (b.RelativeBias > DiagnosticThresholds.StepBiasFail)
         {
             raise(Verdict.Fail, $"Step size too large: {measured}; {advice}.");

@@ -19,13 +19,14 @@ namespace SltSharp.Diagnostics;
 /// <param name="Trace">tr(nβ∇²L) at the chains' states.</param>
 /// <param name="TopCurvature">Top eigenvalue of ∇²U at the chains' last states (NaN if not measured).</param>
 /// <param name="Probes">Hutchinson probes behind the trace.</param>
-/// <param name="Bias">The predicted discretisation bias of λ̂: ε·Trace/8, with the stiffest direction's share exact (∞ at or beyond the edge).</param>
+/// <param name="Bias">The predicted bias of λ̂ from the step: ε·(Trace + MinibatchNoise)/8, with the stiffest direction's share exact (∞ at or beyond the edge).</param>
+/// <param name="MinibatchNoise">tr(nβ²·Cov ∇L_B) at the chains' states (0 for full batches): the minibatch gradient's share of the bias is ε·MinibatchNoise/8.</param>
 /// <param name="Lambda">λ̂ with that bias removed (at least min(1/2, 1 − EdgeRatio) of λ̂, so that a wild trace cannot ask for an absurd step).</param>
 /// <param name="RelativeBias">Bias / Lambda.</param>
 /// <param name="EdgeRatio">ε·TopCurvature/4: at 1 the stiffest direction's recurrence stops contracting (the stability edge).</param>
 /// <param name="AdvisedStep">The step that brings the bias to the budget and the edge ratio to <see cref="DiagnosticThresholds.EdgeRatioTarget"/>, whichever is smaller (3 significant digits).</param>
 public sealed record StepBiasCheck(double StepSize, double Trace, double TopCurvature, int Probes, double Bias, double Lambda, double RelativeBias,
-    double EdgeRatio, double AdvisedStep)
+    double EdgeRatio, double AdvisedStep, double MinibatchNoise = 0)
 {
     /// <summary>
     /// The check for step <paramref name="stepSize"/> given the measured curvature and λ̂; null when λ̂ or the trace is
@@ -49,7 +50,9 @@ public sealed record StepBiasCheck(double StepSize, double Trace, double TopCurv
         // edge this term dominates: (0,1) normal crossing at ε = 3.3e-3 has x ≈ 0.98 and λ̂ ≈ 22 for an exact 0.5.
         double top = curvature.TopCurvature;
         double edge = top > 0 ? stepSize * top / 4 : 0;
-        double bias = stepSize * trace / 8;
+        // The minibatch gradient's noise adds ε·tr(nβ²Cov ∇L_B)/8 (StepCurvatureProbe.MinibatchNoise), also linear in ε.
+        double noise = double.IsFinite(curvature.MinibatchNoise) ? Math.Max(curvature.MinibatchNoise, 0) : 0;
+        double bias = stepSize * (trace + noise) / 8;
         if (edge >= 1)
         {
             bias = double.PositiveInfinity;
@@ -61,11 +64,11 @@ public sealed record StepBiasCheck(double StepSize, double Trace, double TopCurv
         // λ̂ with the bias removed, floored: each direction's share of λ̂ is inflated by at most 1/(1 − x), so λ ≥ λ̂·(1 − x);
         // and at least half of λ̂ otherwise, so that a wild trace cannot ask for an absurd step.
         double lambda = Math.Max(lambdaHat - bias, lambdaHat * Math.Min(0.5, 1 - Math.Min(edge, 1)));
-        double byBias = lambda > 0 ? 8 * budget * lambda / trace : double.PositiveInfinity;
+        double byBias = lambda > 0 ? 8 * budget * lambda / (trace + noise) : double.PositiveInfinity;
         double byEdge = top > 0 ? 4 * DiagnosticThresholds.EdgeRatioTarget / top : double.PositiveInfinity;
         double advised = Math.Min(byBias, byEdge);
         return new StepBiasCheck(stepSize, trace, top, curvature.Probes, bias, lambda, lambda > 0 ? bias / lambda : double.PositiveInfinity, edge,
-            double.IsFinite(advised) ? Round3(advised) : double.NaN);
+            double.IsFinite(advised) ? Round3(advised) : double.NaN, noise);
     }
 
     // Three significant digits, so that advice prints and compares cleanly.

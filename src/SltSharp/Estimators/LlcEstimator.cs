@@ -114,7 +114,7 @@ public static class LlcEstimator
                 return;
             }
             int chain = options.ChainIndices?[slot] ?? slot;
-            sampling.StepCurvatures[slot] = StepCurvatureProbe.Measure(chainLoss, anchor, kept, options.StepSize, nBeta, options.Localization, options.Seed, chain, proposals);
+            sampling.StepCurvatures[slot] = StepCurvatureProbe.Measure(chainLoss, anchor, kept, options.StepSize, nBeta, options.Localization, options.Seed, chain, proposals, batch);
         }
         int slots = states.Length;
         if (options.Threads > 1 && slots > 1 && loss is IReplicableChainedLoss<T> replicable)

@@ -11,7 +11,11 @@ namespace SltSharp.Sampling;
 /// <param name="Trace">Mean Hutchinson estimate of tr(nβ·∇²L_n) over the probes (γ removed): SGLD's first-order bias of λ̂ is ε·Trace/8.</param>
 /// <param name="Probes">Hutchinson probes behind <paramref name="Trace"/> (states × proposals per state).</param>
 /// <param name="TopCurvature">Largest eigenvalue of ∇²U found by power iteration (a lower bound: the Rayleigh quotient after a few iterations).</param>
-public sealed record StepCurvature(double Trace, int Probes, double TopCurvature)
+/// <param name="MinibatchNoise">
+/// tr(nβ²·Cov ∇L_B), the total variance of the minibatch gradient of nβ·L at the run's batch size (0 for full batches):
+/// SGLD's minibatch noise adds ε·MinibatchNoise/8 to λ̂ on top of the discretisation bias (<see cref="Diagnostics.StepBiasCheck"/>).
+/// </param>
+public sealed record StepCurvature(double Trace, int Probes, double TopCurvature, double MinibatchNoise = 0)
 {
     /// <summary>
     /// The chains' measurements as one: the probe-weighted mean trace and the largest top curvature (the stiffest state
@@ -28,7 +32,8 @@ public sealed record StepCurvature(double Trace, int Probes, double TopCurvature
         int probes = measured.Sum(c => c.Probes);
         double trace = measured.Sum(c => c.Trace * c.Probes) / probes;
         double top = measured.Select(c => c.TopCurvature).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Max();
-        return new StepCurvature(trace, probes, top);
+        double noise = measured.Select(c => c.MinibatchNoise).Where(double.IsFinite).DefaultIfEmpty(0).Average();
+        return new StepCurvature(trace, probes, top, noise);
     }
 }
 
@@ -60,6 +65,13 @@ public static class StepCurvatureProbe
     /// </summary>
     public const double CostFraction = 0.1;
 
+    /// <summary>
+    /// Minibatches per state for the minibatch-noise variance: 8 give its trace to about ±50% (χ² with 8 degrees of freedom
+    /// per state, pooled over a dozen states to about ±15%), plenty for a bias term the budget judges within a factor of 2,
+    /// at 8·batch/n full-data gradients per state.
+    /// </summary>
+    public const int MinibatchesPerState = 8;
+
     /// <summary>RNG streams of the check: chain c uses <c>Rng(seed, StreamOffset + c)</c>, apart from the chains' own streams and the acceptance probe's.</summary>
     public const ulong StreamOffset = 1UL << 41;
 
@@ -82,9 +94,10 @@ public static class StepCurvatureProbe
 
     /// <summary>
     /// The curvature at one chain's <paramref name="states"/>: the Hutchinson trace from <paramref name="proposals"/>
-    /// Langevin proposals per state, and the top eigenvalue of ∇²U by power iteration at the last state.
+    /// Langevin proposals per state, the top eigenvalue of ∇²U by power iteration at the last state, and (when
+    /// <paramref name="batchSize"/> is below n) the variance of the minibatch gradient at every state.
     /// </summary>
-    public static StepCurvature Measure<T>(IChainedLoss<T> loss, T[] anchor, T[][] states, double eps, double nBeta, double gamma, ulong seed, int chain, int proposals)
+    public static StepCurvature Measure<T>(IChainedLoss<T> loss, T[] anchor, T[][] states, double eps, double nBeta, double gamma, ulong seed, int chain, int proposals, int batchSize)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(loss);
@@ -97,7 +110,49 @@ public static class StepCurvatureProbe
         var rng = new Rng(seed, StreamOffset + (ulong)chain);
         var (_, trace) = ExactRejectionAndCurvature(loss, anchor, states, eps, nBeta, gamma, rng, proposals);
         double top = TopCurvature(loss, anchor, states[^1], eps, nBeta, gamma, rng, PowerIterations);
-        return new StepCurvature(trace, states.Length * proposals, top);
+        double noise = batchSize < loss.SampleCount ? states.Average(w => MinibatchNoise(loss, w, nBeta, batchSize, rng, MinibatchesPerState)) : 0;
+        return new StepCurvature(trace, states.Length * proposals, top, noise);
+    }
+
+    /// <summary>
+    /// tr(nβ²·Cov ∇L_B) at <paramref name="w"/> for minibatches of <paramref name="batchSize"/> rows drawn as the samplers
+    /// draw them by default (uniformly with replacement; without replacement the variance is (n − B)/(n − 1) of this, 1%
+    /// less at batch 100 of 10⁴): the mean of ||nβ(∇L_B − ∇L_n)||² over <paramref name="minibatches"/> random batches (unbiased:
+    /// the full-data gradient ∇L_n is the batches' exact mean, not estimated from them).
+    /// </summary>
+    /// <remarks>
+    /// Why it biases λ̂: the SGLD update adds (ε/2)·nβ·(∇L_B − ∇L_n) to the injected noise √ε·ξ, a covariance (ε²/4)·S with
+    /// S = nβ²·Cov ∇L_B. For a quadratic potential the Langevin diffusion with noise covariance ε·I + (ε²/4)·S has
+    /// E[U] = P/2 + tr(S)·ε/8 (the trace of its Lyapunov equation), so λ̂ gains ε·tr(S)/8, whatever the curvatures: the
+    /// minibatch's share next to the discretisation's ε·tr(nβ∇²L)/8. For a noiseless teacher with squared error both grow
+    /// with the residuals: their ratio is about 2λ/(outputs × batch), negligible for small models but 0.4 for the 10⁴-
+    /// parameter DLN 50⁵ (λ = 950) at batch 100.
+    /// </remarks>
+    public static double MinibatchNoise<T>(IChainedLoss<T> loss, T[] w, double nBeta, int batchSize, Rng rng, int minibatches)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(rng);
+        int n = loss.SampleCount, p = w.Length;
+        var full = new double[p];
+        // The full-data gradient of nβ·L (γ = 0: the localization term is the same for every batch).
+        Potential(loss, w, w, nBeta, 0, full);
+        var batch = new int[batchSize];
+        var value = new T[1];
+        var grad = new T[p];
+        double sum = 0;
+        for (int k = 0; k < minibatches; k++)
+        {
+            rng.FillIndices(batch, n);
+            loss.Evaluate(w, 1, batch, value, grad);
+            for (int j = 0; j < p; j++)
+            {
+                double d = (nBeta * double.CreateTruncating(grad[j])) - full[j];
+                sum += d * d;
+            }
+        }
+        return sum / minibatches;
     }
 
     /// <summary>

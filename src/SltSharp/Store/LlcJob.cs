@@ -86,7 +86,7 @@ public static class LlcJob
                 ? $"Chain {c.ChainIndex} diverged after {c.LossTrace.Length} of {options.Draws} draws." : null)],
             chains.Sum(c => options.Burnin + ((long)c.LossTrace.Length * options.Thinning)),
             TimeSpan.FromSeconds(chains.Sum(c => c.ElapsedSeconds)),
-            [.. chains.Select(c => c.StepInfo.TryGetValue(StepCurvatureKey, out var v) && v.Length == 3 ? new StepCurvature(v[0], (int)v[1], v[2]) : null)]);
+            [.. chains.Select(c => c.StepInfo.TryGetValue(StepCurvatureKey, out var v) && v.Length >= 3 ? new StepCurvature(v[0], (int)v[1], v[2], v.Length > 3 ? v[3] : 0) : null)]);
         // All chains share one anchor, so L(w*) is the same number in every record.
         return LlcEstimator.Combine(sampling, nBeta, chains[0].InitialLoss, options,
             samplerName.Length > 0 ? samplerName : options.Sampler.ToString().ToLowerInvariant());
@@ -111,7 +111,7 @@ public static class LlcJob
         {
             // Not a per-draw trace: (tr(nβ∇²L), probes, q_max) of the chain's step-bias check, so that the verdict of a
             // resumed job is computed from the same measurement as that of an uninterrupted one.
-            info[StepCurvatureKey] = [(float)k.Trace, k.Probes, (float)k.TopCurvature];
+            info[StepCurvatureKey] = [(float)k.Trace, k.Probes, (float)k.TopCurvature, (float)k.MinibatchNoise];
         }
         double lambda = double.NaN;
         if (s.Diverged[slot])

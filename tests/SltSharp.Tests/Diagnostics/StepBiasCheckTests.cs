@@ -129,4 +129,48 @@ public class StepBiasCheckTests(ITestOutputHelper output)
         output.WriteLine($"ε 1e-4: λ̂ {fine.Mean:F4}, {fine.Verdict}: {string.Join(" | ", fine.Diagnostics.Reasons)}");
         Assert.NotEqual(Verdict.Fail, fine.Verdict);
     }
+
+    /// <summary>
+    /// The minibatch-noise term against its exact value: tr(nβ²·Cov ∇L_B) = nβ²·σ²/B for batches of B rows drawn with
+    /// replacement, σ² = mean_i ||∇ℓ_i − ∇L_n||² from every row's own gradient (n single-row evaluations). DLN (5,3,5) at
+    /// a state off the teacher (so the rows' gradients differ), n = 10⁴, B = 100, nβ = n/ln n.
+    /// Tolerance: each batch's ||·||² is a sum of 30 squared near-Gaussian coordinates (B = 100 rows average out the
+    /// rows' tails), relative sd ≤ √2 per batch even if one direction dominated; over 2000 batches ≤ 3.2%, so 10% is
+    /// ≥ 3 SE in the worst case (≈ 8 SE with the measured spread of directions).
+    /// </summary>
+    [Fact]
+    public void MinibatchNoiseMatchesThePerRowGradientVariance()
+    {
+        var (loss, teacher) = DeepLinearNetwork<double>.CreateTeacherTask([5, 3, 5], 1, 10_000, 3);
+        var rng = new SltSharp.Engine.Random.Rng(11, 0);
+        var w = teacher.Select(t => t + (0.1 * rng.NextGaussian())).ToArray();
+        int n = loss.SampleCount, p = w.Length, batch = 100;
+        double nBeta = LocalizedPosterior.DefaultNBeta(n);
+        var rows = new double[n][];
+        var mean = new double[p];
+        var value = new double[1];
+        for (int i = 0; i < n; i++)
+        {
+            rows[i] = new double[p];
+            loss.Evaluate(w, 1, [i], value, rows[i]);
+            for (int j = 0; j < p; j++)
+            {
+                mean[j] += rows[i][j] / n;
+            }
+        }
+        double sigma2 = rows.Average(g => g.Select((x, j) => (x - mean[j]) * (x - mean[j])).Sum());
+        double exact = nBeta * nBeta * sigma2 / batch;
+
+        double measured = StepCurvatureProbe.MinibatchNoise(loss, w, nBeta, batch, new SltSharp.Engine.Random.Rng(5, 0), 2_000);
+        output.WriteLine($"tr(nβ²Cov ∇L_B): measured {measured:G4}, exact {exact:G4} ({(measured / exact) - 1:P1})");
+        Assert.InRange(measured / exact, 0.9, 1.1);
+
+        // Full batches carry no minibatch noise: the probe's Measure reports 0 and the bias is the discretisation's alone.
+        var curvature = StepCurvatureProbe.Measure(loss, teacher, [w], 1e-6, nBeta, 1, 5, 0, 2, n);
+        Assert.Equal(0, curvature.MinibatchNoise);
+        var noisy = curvature with { MinibatchNoise = exact };
+        var withNoise = StepBiasCheck.Assess(noisy, 1e-6, 10, 1)!;
+        var without = StepBiasCheck.Assess(curvature, 1e-6, 10, 1)!;
+        Assert.Equal(1e-6 * exact / 8, withNoise.Bias - without.Bias, 1e-9 * exact);
+    }
 }

@@ -146,6 +146,7 @@ public static class ChainDriver
         double nBeta = sampler.Posterior.NBeta;
         var probe = AcceptanceProbe<T>.Create(sampler, loss, anchor, state.Mask, start, chains, m, fullBatch, options);
         var probed = probe is null ? null : new double[chains];
+        state.PerStepAcceptanceUnused = probe is not null;
         long totalSteps = (long)options.Burnin + ((long)options.Draws * options.Thinning);
         int active = chains;
         long stepsTaken = 0;

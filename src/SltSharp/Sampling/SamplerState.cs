@@ -116,8 +116,9 @@ public class SamplerState<T>
     /// <summary>
     /// Set by <see cref="ChainDriver"/> when a fixed-batch <see cref="AcceptanceProbe{T}"/> supplies the acceptance
     /// diagnostic, which then discards the per-step <see cref="StepInfo.Acceptance"/>: a sampler may skip that estimate
-    /// (and report NaN). SGLD's fused update then neither keeps the previous position nor forms the reverse residual,
-    /// two of its seven passes over the parameters. Positions and every other diagnostic are unchanged.
+    /// (and report NaN). SGLD's fused update then neither keeps the previous position nor forms the reverse residual:
+    /// its one pass reads or writes five parameter-sized arrays instead of seven. Positions and every other diagnostic
+    /// are unchanged.
     /// </summary>
     internal bool PerStepAcceptanceUnused { get; set; }
 

@@ -146,6 +146,7 @@ public static class ChainDriver
         double nBeta = sampler.Posterior.NBeta;
         var probe = AcceptanceProbe<T>.Create(sampler, loss, anchor, state.Mask, start, chains, m, fullBatch, options);
         var probed = probe is null ? null : new double[chains];
+        state.PerStepAcceptanceUnused = probe is not null;
         long totalSteps = (long)options.Burnin + ((long)options.Draws * options.Thinning);
         // Burn-in is reported about 50 times per chain (and at its end), so a progress display does not sit at 0 through it.
         long burninEvery = Math.Max(1, options.Burnin / 50);

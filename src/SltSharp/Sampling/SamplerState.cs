@@ -113,6 +113,15 @@ public class SamplerState<T>
     /// <summary>False for chains the driver has stopped (diverged); their positions are no longer updated.</summary>
     public bool[] Active { get; }
 
+    /// <summary>
+    /// Set by <see cref="ChainDriver"/> when a fixed-batch <see cref="AcceptanceProbe{T}"/> supplies the acceptance
+    /// diagnostic, which then discards the per-step <see cref="StepInfo.Acceptance"/>: a sampler may skip that estimate
+    /// (and report NaN). SGLD's fused update then neither keeps the previous position nor forms the reverse residual:
+    /// its one pass reads or writes five parameter-sized arrays instead of seven. Positions and every other diagnostic
+    /// are unchanged.
+    /// </summary>
+    internal bool PerStepAcceptanceUnused { get; set; }
+
     /// <summary>Steps taken so far.</summary>
     public long StepCount { get; internal set; }
 

@@ -166,7 +166,9 @@ public sealed class Sgld<T> : ISampler<T>
         T halfEps = T.CreateTruncating(0.5 * eps);
         T halfStep = T.CreateTruncating(-0.5 * eps);
         T noiseScale = T.CreateTruncating(NoiseScale * Math.Sqrt(eps));
-        bool hasPrevious = s.HasPrevious[c];
+        // Without a per-step acceptance (the driver's probe replaces it) the previous position is neither kept nor read.
+        bool track = !s.PerStepAcceptanceUnused;
+        bool hasPrevious = track && s.HasPrevious[c];
         ReadOnlySpan<T> anchor = s.Anchor;
         int n = w.Length;
         int width = Vector<T>.Count;
@@ -191,7 +193,10 @@ public sealed class Sgld<T> : ISampler<T>
                 var r = (new Vector<T>(previous[i..]) - wi) + (drift * vHalfEps);
                 reverseSq += r * r;
             }
-            wi.CopyTo(previous[i..]);
+            if (track)
+            {
+                wi.CopyTo(previous[i..]);
+            }
             var z = new Vector<T>(noise[i..]) * vNoiseScale;
             noiseSq += z * z;
             var next = (wi + (drift * vHalfStep)) + z;
@@ -211,7 +216,10 @@ public sealed class Sgld<T> : ISampler<T>
                 T r = (previous[i] - wi) + (drift * halfEps);
                 rs += r * r;
             }
-            previous[i] = wi;
+            if (track)
+            {
+                previous[i] = wi;
+            }
             T z = noise[i] * noiseScale;
             ns += z * z;
             T next = (wi + (drift * halfStep)) + z;
@@ -229,7 +237,7 @@ public sealed class Sgld<T> : ISampler<T>
         double noiseSquared = double.CreateTruncating(ns);
         inf.NoiseNorm = Math.Sqrt(noiseSquared);
         s.PreviousForward[c] = noiseSquared;
-        s.HasPrevious[c] = true;
+        s.HasPrevious[c] = track;
         inf.Distance = Math.Sqrt(double.CreateTruncating(nd));
         inf.Diverged = !double.IsFinite(lossValue) || !double.IsFinite(inf.Distance);
     }

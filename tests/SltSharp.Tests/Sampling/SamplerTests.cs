@@ -275,6 +275,42 @@ public class SamplerTests
     }
 
     [Fact]
+    public void SgldWithoutPerStepAcceptanceMovesExactlyAsWithIt()
+    {
+        // When the driver's probe supplies the acceptance, the fused update skips the previous position and the reverse
+        // residual. Nothing else may change: same positions and diagnostics bit for bit, only Acceptance is NaN.
+        const int p = 37, chains = 2;
+        var curvature = Enumerable.Range(0, p).Select(j => 0.5f + (j % 5)).ToArray();
+        var center = Enumerable.Range(0, p).Select(j => (float)Math.Sin(j)).ToArray();
+        var anchor = Enumerable.Range(0, p).Select(j => 0.1f * (float)Math.Cos(j)).ToArray();
+        var loss = new QuadraticPotential<float>(curvature, center);
+        var sampler = new Sgld<float>(new LocalizedPosterior(50, 2), 1e-3);
+        Rng[] Streams() => [.. Enumerable.Range(0, chains).Select(c => new Rng(29, (ulong)c))];
+        var tracked = sampler.Init(anchor, Streams());
+        var untracked = sampler.Init(anchor, Streams());
+        untracked.PerStepAcceptanceUnused = true;
+        var trackedInfo = new StepInfo[chains];
+        var untrackedInfo = new StepInfo[chains];
+        var batch = new int[chains];
+        for (int t = 0; t < 50; t++)
+        {
+            sampler.Step(tracked, loss, batch, trackedInfo);
+            sampler.Step(untracked, loss, batch, untrackedInfo);
+            for (int c = 0; c < chains; c++)
+            {
+                Assert.Equal(trackedInfo[c].Loss, untrackedInfo[c].Loss);
+                Assert.Equal(trackedInfo[c].GradientNorm, untrackedInfo[c].GradientNorm);
+                Assert.Equal(trackedInfo[c].NoiseNorm, untrackedInfo[c].NoiseNorm);
+                Assert.Equal(trackedInfo[c].Distance, untrackedInfo[c].Distance);
+                Assert.True(double.IsNaN(untrackedInfo[c].Acceptance));
+                Assert.True(t == 0 || trackedInfo[c].Acceptance is > 0 and <= 1, $"step {t}: {trackedInfo[c].Acceptance}");
+            }
+        }
+        Assert.Equal(tracked.Positions, untracked.Positions);
+        Assert.True(trackedInfo.All(inf => inf.Distance > 0.1), string.Join(", ", trackedInfo.Select(inf => inf.Distance)));
+    }
+
+    [Fact]
     public void PseudoMalaAcceptanceFallsWithTheStepSize()
     {
         // On a Gaussian the SGLD move's MH ratio is a function of ε·q only: small steps are nearly always accepted, large

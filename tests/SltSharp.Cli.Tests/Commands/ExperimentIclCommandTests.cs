@@ -104,6 +104,69 @@ public sealed class ExperimentIclCommandTests : IDisposable
         Assert.False(JsonDocument.Parse(stdout).RootElement.GetProperty("runs")[0].GetProperty("resumed").GetBoolean());
     }
 
+    [Fact]
+    public async Task A_sweep_killed_inside_a_task_diversity_continues_it_from_its_last_checkpoint_with_the_uninterrupted_numbers()
+    {
+        // One M, quick model, 600 steps (checkpoints at steps 10, 28, 77, 216, 600): the process is killed as soon as
+        // the first training checkpoint is recorded, long before training ends (a few seconds of CPU later).
+        string store = _folder.File("slt.db");
+        string[] sweep = ["experiment", "icl", "--quick", "--json", "--no-head-llc", "--steps", "600", "--threads", "1", "--m", "inf", "--store", store];
+        using (var child = Start(sweep))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(300);
+            while (RecordedCheckpoints(store) == 0)
+            {
+                if (child.HasExited)
+                {
+                    Assert.Fail("the sweep ended before a training checkpoint was seen recorded: " + await child.StandardError.ReadToEndAsync());
+                }
+                Assert.True(DateTime.UtcNow < deadline, "no training checkpoint was recorded within 300 s");
+                await Task.Delay(20);
+            }
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync();
+        }
+        Assert.Empty(CompletedRuns(store));
+
+        var (exit, stdout, stderr) = await Run(sweep);
+        Assert.True(exit == 0, stderr);
+        var match = System.Text.RegularExpressions.Regex.Match(stderr, @"resumed from the saved state at step (\d+)");
+        Assert.True(match.Success, "the killed M was not resumed from its checkpoint: " + stderr);
+        int resumedAt = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.True(resumedAt < 600, $"resumed at step {resumedAt}: the kill came after training, so this run did not test resuming inside training.");
+        var resumed = JsonDocument.Parse(stdout).RootElement.GetProperty("runs")[0];
+        Assert.False(resumed.GetProperty("resumed").GetBoolean()); // not read back whole: this M was continued
+        Assert.Single(CompletedRuns(store)); // the killed run itself was finished, not a second one started
+
+        // Bit for bit the uninterrupted run: the same distances, training loss and LLC at every checkpoint.
+        var (exit2, fresh, stderr2) = await Run(["experiment", "icl", "--quick", "--json", "--no-head-llc", "--steps", "600", "--m", "inf", "--no-store"]);
+        Assert.True(exit2 == 0, stderr2);
+        var reference = JsonDocument.Parse(fresh).RootElement.GetProperty("runs")[0];
+        foreach (string field in new[] { "final_distance_dmmse", "final_distance_ridge", "min_distance_ridge", "min_distance_ridge_step", "final_train_loss" })
+        {
+            Assert.Equal(reference.GetProperty(field).GetRawText(), resumed.GetProperty(field).GetRawText());
+        }
+        Assert.Equal(reference.GetProperty("llc").GetRawText(), resumed.GetProperty("llc").GetRawText());
+        Assert.Equal(reference.GetProperty("stages").GetRawText(), resumed.GetProperty("stages").GetRawText());
+    }
+
+    private static int RecordedCheckpoints(string store)
+    {
+        if (!File.Exists(store))
+        {
+            return 0;
+        }
+        try
+        {
+            using var results = SltSharp.Store.SqliteResultsStore.Open(store);
+            return results.ListRuns().Sum(r => results.Checkpoints(r.Id).Count);
+        }
+        catch (Exception ex) when (ex is SltSharp.Store.ResultsStoreException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            return 0; // the child is creating the store right now: look again
+        }
+    }
+
     /// <summary>
     /// The published targets on the full default sweep (M = 4, 16, 64, inf; see docs/icl.md for what was measured):
     /// M = 4 ends nearer dMMSE than ridge, M = 64 nearer ridge than dMMSE, and the M = inf run shows the plateau and the

@@ -22,8 +22,8 @@ internal static class ExperimentIclCommand
         var quick = new Option<bool>("--quick") { Description = "Reduced version for CI (tiny model, few steps, short chains): checks the pipeline, not the science." };
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout: { \"runs\": [ one entry per M ] }." };
         var m = new Option<string>("--m") { Description = "Task diversities M to sweep, comma-separated; 'inf' for fresh Gaussian tasks.", DefaultValueFactory = _ => "4,16,64,inf" };
-        var steps = OptionParsing.OptionalInt("--steps", "Adam steps per run (default 6000; --quick 300).", 10);
-        var checkpoints = OptionParsing.OptionalInt("--checkpoints", "Log-spaced checkpoints at which the LLC is estimated (default 12; --quick 5).", 1);
+        var steps = OptionParsing.OptionalInt("--steps", "Adam steps per run (default 20000; --quick 300).", 10);
+        var checkpoints = OptionParsing.OptionalInt("--checkpoints", "Log-spaced checkpoints at which the LLC is estimated (default 16; --quick 5).", 1);
         var schedule = new Option<string>("--lr-schedule") { Description = "Learning rate after the warm-up: constant, or cosine (decays to 0 at the last step).", DefaultValueFactory = _ => "constant" };
         schedule.AcceptOnlyFromAmong("constant", "cosine");
         var seed = new Option<ulong>("--seed") { Description = "Seed of tasks, initialisation, data and samplers.", DefaultValueFactory = _ => 1UL };
@@ -40,7 +40,7 @@ internal static class ExperimentIclCommand
         {
             var diversities = ParseDiversities(parse.GetValue(m)!);
             bool isQuick = parse.GetValue(quick), asJson = parse.GetValue(json);
-            var template = isQuick ? QuickOptions() : new IclRunOptions { Steps = 6000 };
+            var template = isQuick ? QuickOptions() : new IclRunOptions();
             template = template with
             {
                 Steps = parse.GetValue(steps) ?? template.Steps,

@@ -168,25 +168,28 @@ public sealed class ExperimentIclCommandTests : IDisposable
     }
 
     /// <summary>
-    /// The published targets on the full default sweep (M = 4, 16, 64, inf; see docs/icl.md for what was measured):
-    /// M = 4 ends nearer dMMSE than ridge, M = 64 nearer ridge than dMMSE, and the M = inf run shows the plateau and the
-    /// rise of in-context regression as stages. The issue's "at least three stages" is not asserted: the third (first
-    /// in time) rested on the failed step-20 estimate, which stage detection now leaves out (docs/icl.md). Takes the
-    /// default run's time (15 min on the idle machine), hence Slow.
+    /// The published targets on the full default sweep (M = 4, 16, 64, inf; 20 000 steps, 16 checkpoints; docs/icl.md
+    /// has what was measured): M = 4 ends nearer dMMSE than ridge, M = 64 nearer ridge than dMMSE, M = 16 comes near
+    /// ridge and then moves away (the start of the transient ridge), and M = inf shows at least three stages. The
+    /// default run's numbers are deterministic for a seed; the margins below are those of the measured runs. Takes the
+    /// default run's time (about 25 min on 2 idle cores by CPU time, not measured end to end), hence Slow.
     /// </summary>
     [Fact]
     [Trait("Category", "Slow")]
-    public async Task Default_sweep_reproduces_which_task_diversities_end_where_and_stages_at_m_inf()
+    public async Task Default_sweep_reproduces_which_task_diversities_end_where_the_transient_ridge_and_three_stages_at_m_inf()
     {
         var (exit, stdout, stderr) = await Run("experiment", "icl", "--json", "--no-store");
         Assert.True(exit == 0, stderr);
         var runs = JsonDocument.Parse(stdout).RootElement.GetProperty("runs").EnumerateArray().ToDictionary(r => r.GetProperty("m").ToString());
-        double Final(string m, string baseline) => runs[m].GetProperty("final_distance_" + baseline).GetDouble();
-        Assert.True(Final("4", "dmmse") < Final("4", "ridge"), $"M = 4 should end near dMMSE: {Final("4", "dmmse")} vs ridge {Final("4", "ridge")}");
-        Assert.True(Final("64", "ridge") < Final("64", "dmmse"), $"M = 64 should end near ridge: {Final("64", "ridge")} vs dMMSE {Final("64", "dmmse")}");
+        double Field(string m, string name) => runs[m].GetProperty(name).GetDouble();
+        Assert.True(Field("4", "final_distance_dmmse") < Field("4", "final_distance_ridge"), $"M = 4 should end near dMMSE: {Field("4", "final_distance_dmmse")} vs ridge {Field("4", "final_distance_ridge")}");
+        Assert.True(Field("64", "final_distance_ridge") < Field("64", "final_distance_dmmse"), $"M = 64 should end near ridge: {Field("64", "final_distance_ridge")} vs dMMSE {Field("64", "final_distance_dmmse")}");
+        // Transient: measured closest 0.96 at step 5618, final 1.16 (17% further): ask for 10% and the first half of training.
+        Assert.True(Field("16", "min_distance_ridge") < 0.9 * Field("16", "final_distance_ridge"),
+            $"M = 16 should leave ridge after approaching it: closest {Field("16", "min_distance_ridge")}, final {Field("16", "final_distance_ridge")}");
+        Assert.True(Field("16", "min_distance_ridge_step") <= 10000, $"M = 16 is closest to ridge at step {Field("16", "min_distance_ridge_step")}");
         var stages = runs["inf"].GetProperty("stages").EnumerateArray().ToList();
-        Assert.True(stages.Count >= 2, $"M = inf shows {stages.Count} stage(s); the plateau and the rise were measured.");
-        Assert.Equal("A", stages[^1].GetProperty("type").GetString());
+        Assert.True(stages.Count >= 3, $"M = inf shows {stages.Count} stage(s); at least three were measured.");
     }
 
     private static List<long> CompletedRuns(string store)

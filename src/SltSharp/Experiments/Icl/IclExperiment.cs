@@ -51,8 +51,8 @@ public sealed record IclRunOptions
     /// <summary>Log-spaced evaluation steps of the distances.</summary>
     public int Evaluations { get; init; } = 40;
 
-    /// <summary>Log-spaced checkpoints at which the LLC is estimated (16 over 20–20 000 steps: a factor 1.58 apart, so
-    /// the short rise of λ̂ after the mean predictor, steps 50–200, has two valid estimates inside it).</summary>
+    /// <summary>Log-spaced checkpoints at which the LLC is estimated (16 over 20–20 000 steps, a factor 1.58 apart: on
+    /// M = ∞ the first two fail, the model still descending to the mean predictor; docs/icl.md).</summary>
     public int Checkpoints { get; init; } = 16;
 
     /// <summary>First checkpoint step (the later ones are log-spaced up to <see cref="Steps"/>).</summary>

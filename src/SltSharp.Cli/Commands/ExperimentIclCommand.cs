@@ -22,8 +22,10 @@ internal static class ExperimentIclCommand
         var quick = new Option<bool>("--quick") { Description = "Reduced version for CI (tiny model, few steps, short chains): checks the pipeline, not the science." };
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on stdout: { \"runs\": [ one entry per M ] }." };
         var m = new Option<string>("--m") { Description = "Task diversities M to sweep, comma-separated; 'inf' for fresh Gaussian tasks.", DefaultValueFactory = _ => "4,16,64,inf" };
-        var steps = OptionParsing.OptionalInt("--steps", "Adam steps per run (default 6000; --quick 300).", 10);
-        var checkpoints = OptionParsing.OptionalInt("--checkpoints", "Log-spaced checkpoints at which the LLC is estimated (default 12; --quick 5).", 1);
+        var steps = OptionParsing.OptionalInt("--steps", "Adam steps per run (default 20000; --quick 300).", 10);
+        var checkpoints = OptionParsing.OptionalInt("--checkpoints", "Log-spaced checkpoints at which the LLC is estimated (default 16; --quick 5).", 1);
+        var schedule = new Option<string>("--lr-schedule") { Description = "Learning rate after the warm-up: constant, or cosine (decays to 0 at the last step).", DefaultValueFactory = _ => "constant" };
+        schedule.AcceptOnlyFromAmong("constant", "cosine");
         var seed = new Option<ulong>("--seed") { Description = "Seed of tasks, initialisation, data and samplers.", DefaultValueFactory = _ => 1UL };
         var noHeads = new Option<bool>("--no-head-llc") { Description = "Skip the weight-refined LLC of each attention head (about halves the time)." };
         var threads = OptionParsing.BoundedInt("--threads", "Runs (values of M) trained in parallel; results do not depend on it.", Math.Min(Environment.ProcessorCount, 2), 1);
@@ -32,19 +34,20 @@ internal static class ExperimentIclCommand
         var quiet = new Option<bool>("--quiet") { Description = "No progress output." };
         var command = new Command("icl", "In-context linear regression transformer over task diversities M: distances to dMMSE/ridge, LLC over training, stages, per-head LLC.")
         {
-            quick, json, m, steps, checkpoints, seed, noHeads, threads, store, noStore, quiet,
+            quick, json, m, steps, checkpoints, schedule, seed, noHeads, threads, store, noStore, quiet,
         };
         command.SetAction((parse, cancellationToken) =>
         {
             var diversities = ParseDiversities(parse.GetValue(m)!);
             bool isQuick = parse.GetValue(quick), asJson = parse.GetValue(json);
-            var template = isQuick ? QuickOptions() : new IclRunOptions { Steps = 6000 };
+            var template = isQuick ? QuickOptions() : new IclRunOptions();
             template = template with
             {
                 Steps = parse.GetValue(steps) ?? template.Steps,
                 Checkpoints = parse.GetValue(checkpoints) ?? template.Checkpoints,
                 Seed = parse.GetValue(seed),
                 HeadLlc = !parse.GetValue(noHeads),
+                LearningRateSchedule = parse.GetValue(schedule) == "cosine" ? IclLearningRateSchedule.Cosine : IclLearningRateSchedule.Constant,
             };
             int parallel = Math.Min(parse.GetValue(threads), diversities.Count);
             // Runs and their LLC chains use the cores themselves, and the matrices are small: a multi-threaded BLAS
@@ -81,14 +84,38 @@ internal static class ExperimentIclCommand
                     j =>
                     {
                         int i = pending[j];
-                        var result = IclExperiment.Run(template with { TaskCount = diversities[i] }, log, cancellationToken);
-                        var entry = ToJson(result);
+                        var runOptions = template with { TaskCount = diversities[i] };
+                        // The M's run exists from the start: its journal keeps the training state at every checkpoint,
+                        // so a killed sweep continues this M from its last checkpoint rather than from step 0.
                         long? runId = null;
+                        IclRecording.Journal? journal = null;
                         if (resultsStore is not null)
                         {
                             lock (storeLock)
                             {
-                                runId = IclRecording.Record(resultsStore, result, isQuick, (JsonObject)entry.DeepClone());
+                                runId = IclRecording.Begin(resultsStore, runOptions, isQuick);
+                            }
+                            journal = new IclRecording.Journal(resultsStore, runId.Value, storeLock);
+                        }
+                        IclRunResult result;
+                        try
+                        {
+                            result = IclExperiment.Run(runOptions, log, cancellationToken, journal);
+                        }
+                        catch (Exception ex) when (resultsStore is not null && ex is not Store.ResultsStoreException)
+                        {
+                            lock (storeLock)
+                            {
+                                resultsStore.FinishRun(runId!.Value, ex is OperationCanceledException ? Store.RunStatus.Interrupted : Store.RunStatus.Failed);
+                            }
+                            throw;
+                        }
+                        var entry = ToJson(result);
+                        if (resultsStore is not null)
+                        {
+                            lock (storeLock)
+                            {
+                                IclRecording.Record(resultsStore, runId!.Value, result, (JsonObject)entry.DeepClone());
                             }
                         }
                         entry["run_id"] = runId;

@@ -210,6 +210,7 @@ public static class TrainingRecorder
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    private static string StoreFolder(IResultsStore store) =>
+    /// <summary>The folder of the store's file: run folders go here, and checkpoint paths are stored relative to it.</summary>
+    public static string StoreFolder(IResultsStore store) =>
         Path.GetDirectoryName(Path.GetFullPath(store.Location)) ?? Directory.GetCurrentDirectory();
 }

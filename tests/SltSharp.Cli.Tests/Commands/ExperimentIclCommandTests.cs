@@ -104,26 +104,92 @@ public sealed class ExperimentIclCommandTests : IDisposable
         Assert.False(JsonDocument.Parse(stdout).RootElement.GetProperty("runs")[0].GetProperty("resumed").GetBoolean());
     }
 
+    [Fact]
+    public async Task A_sweep_killed_inside_a_task_diversity_continues_it_from_its_last_checkpoint_with_the_uninterrupted_numbers()
+    {
+        // One M, quick model, 600 steps (checkpoints at steps 10, 28, 77, 216, 600): the process is killed as soon as
+        // the first training checkpoint is recorded, long before training ends (a few seconds of CPU later).
+        string store = _folder.File("slt.db");
+        string[] sweep = ["experiment", "icl", "--quick", "--json", "--no-head-llc", "--steps", "600", "--threads", "1", "--m", "inf", "--store", store];
+        using (var child = Start(sweep))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(300);
+            while (RecordedCheckpoints(store) == 0)
+            {
+                if (child.HasExited)
+                {
+                    Assert.Fail("the sweep ended before a training checkpoint was seen recorded: " + await child.StandardError.ReadToEndAsync());
+                }
+                Assert.True(DateTime.UtcNow < deadline, "no training checkpoint was recorded within 300 s");
+                await Task.Delay(20);
+            }
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync();
+        }
+        Assert.Empty(CompletedRuns(store));
+
+        var (exit, stdout, stderr) = await Run(sweep);
+        Assert.True(exit == 0, stderr);
+        var match = System.Text.RegularExpressions.Regex.Match(stderr, @"resumed from the saved state at step (\d+)");
+        Assert.True(match.Success, "the killed M was not resumed from its checkpoint: " + stderr);
+        int resumedAt = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.True(resumedAt < 600, $"resumed at step {resumedAt}: the kill came after training, so this run did not test resuming inside training.");
+        var resumed = JsonDocument.Parse(stdout).RootElement.GetProperty("runs")[0];
+        Assert.False(resumed.GetProperty("resumed").GetBoolean()); // not read back whole: this M was continued
+        Assert.Single(CompletedRuns(store)); // the killed run itself was finished, not a second one started
+
+        // Bit for bit the uninterrupted run: the same distances, training loss and LLC at every checkpoint.
+        var (exit2, fresh, stderr2) = await Run(["experiment", "icl", "--quick", "--json", "--no-head-llc", "--steps", "600", "--m", "inf", "--no-store"]);
+        Assert.True(exit2 == 0, stderr2);
+        var reference = JsonDocument.Parse(fresh).RootElement.GetProperty("runs")[0];
+        foreach (string field in new[] { "final_distance_dmmse", "final_distance_ridge", "min_distance_ridge", "min_distance_ridge_step", "final_train_loss" })
+        {
+            Assert.Equal(reference.GetProperty(field).GetRawText(), resumed.GetProperty(field).GetRawText());
+        }
+        Assert.Equal(reference.GetProperty("llc").GetRawText(), resumed.GetProperty("llc").GetRawText());
+        Assert.Equal(reference.GetProperty("stages").GetRawText(), resumed.GetProperty("stages").GetRawText());
+    }
+
+    private static int RecordedCheckpoints(string store)
+    {
+        if (!File.Exists(store))
+        {
+            return 0;
+        }
+        try
+        {
+            using var results = SltSharp.Store.SqliteResultsStore.Open(store);
+            return results.ListRuns().Sum(r => results.Checkpoints(r.Id).Count);
+        }
+        catch (Exception ex) when (ex is SltSharp.Store.ResultsStoreException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            return 0; // the child is creating the store right now: look again
+        }
+    }
+
     /// <summary>
-    /// The published targets on the full default sweep (M = 4, 16, 64, inf; see docs/icl.md for what was measured):
-    /// M = 4 ends nearer dMMSE than ridge, M = 64 nearer ridge than dMMSE, and the M = inf run shows the plateau and the
-    /// rise of in-context regression as stages. The issue's "at least three stages" is not asserted: the third (first
-    /// in time) rested on the failed step-20 estimate, which stage detection now leaves out (docs/icl.md). Takes the
-    /// default run's time (15 min on the idle machine), hence Slow.
+    /// The published targets on the full default sweep (M = 4, 16, 64, inf; 20 000 steps, 16 checkpoints; docs/icl.md
+    /// has what was measured): M = 4 ends nearer dMMSE than ridge, M = 64 nearer ridge than dMMSE, M = 16 comes near
+    /// ridge and then moves away (the start of the transient ridge), and M = inf shows at least three stages. The
+    /// default run's numbers are deterministic for a seed; the margins below are those of the measured runs. Takes the
+    /// default run's time (about 25 min on 2 idle cores by CPU time, not measured end to end), hence Slow.
     /// </summary>
     [Fact]
     [Trait("Category", "Slow")]
-    public async Task Default_sweep_reproduces_which_task_diversities_end_where_and_stages_at_m_inf()
+    public async Task Default_sweep_reproduces_which_task_diversities_end_where_the_transient_ridge_and_three_stages_at_m_inf()
     {
         var (exit, stdout, stderr) = await Run("experiment", "icl", "--json", "--no-store");
         Assert.True(exit == 0, stderr);
         var runs = JsonDocument.Parse(stdout).RootElement.GetProperty("runs").EnumerateArray().ToDictionary(r => r.GetProperty("m").ToString());
-        double Final(string m, string baseline) => runs[m].GetProperty("final_distance_" + baseline).GetDouble();
-        Assert.True(Final("4", "dmmse") < Final("4", "ridge"), $"M = 4 should end near dMMSE: {Final("4", "dmmse")} vs ridge {Final("4", "ridge")}");
-        Assert.True(Final("64", "ridge") < Final("64", "dmmse"), $"M = 64 should end near ridge: {Final("64", "ridge")} vs dMMSE {Final("64", "dmmse")}");
+        double Field(string m, string name) => runs[m].GetProperty(name).GetDouble();
+        Assert.True(Field("4", "final_distance_dmmse") < Field("4", "final_distance_ridge"), $"M = 4 should end near dMMSE: {Field("4", "final_distance_dmmse")} vs ridge {Field("4", "final_distance_ridge")}");
+        Assert.True(Field("64", "final_distance_ridge") < Field("64", "final_distance_dmmse"), $"M = 64 should end near ridge: {Field("64", "final_distance_ridge")} vs dMMSE {Field("64", "final_distance_dmmse")}");
+        // Transient: measured closest 0.96 at step 5618, final 1.16 (17% further): ask for 10% and the first half of training.
+        Assert.True(Field("16", "min_distance_ridge") < 0.9 * Field("16", "final_distance_ridge"),
+            $"M = 16 should leave ridge after approaching it: closest {Field("16", "min_distance_ridge")}, final {Field("16", "final_distance_ridge")}");
+        Assert.True(Field("16", "min_distance_ridge_step") <= 10000, $"M = 16 is closest to ridge at step {Field("16", "min_distance_ridge_step")}");
         var stages = runs["inf"].GetProperty("stages").EnumerateArray().ToList();
-        Assert.True(stages.Count >= 2, $"M = inf shows {stages.Count} stage(s); the plateau and the rise were measured.");
-        Assert.Equal("A", stages[^1].GetProperty("type").GetString());
+        Assert.True(stages.Count >= 3, $"M = inf shows {stages.Count} stage(s); at least three were measured.");
     }
 
     private static List<long> CompletedRuns(string store)

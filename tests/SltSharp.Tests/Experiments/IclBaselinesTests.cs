@@ -142,4 +142,23 @@ public class IclBaselinesTests
         Assert.Contains("M", Assert.Throws<ArgumentOutOfRangeException>(() => new IclTaskDistribution(4, 8, 0.1, 0, 1)).Message);
         Assert.Contains("D = 4", Assert.Throws<ArgumentException>(() => IclBaselines.Dmmse(new IclBatch(1, 4, 2), new double[6], 0.1)).Message);
     }
+
+    [Fact]
+    public void Learning_rate_warms_up_linearly_then_holds_or_follows_half_a_cosine_to_zero()
+    {
+        // 1000 steps: warm-up over the first 2% (20 steps); the cosine runs over updates 20..1000.
+        var constant = new IclRunOptions { Steps = 1000, LearningRate = 3e-3 };
+        var cosine = constant with { LearningRateSchedule = IclLearningRateSchedule.Cosine };
+        foreach (var o in new[] { constant, cosine })
+        {
+            Assert.Equal(3e-3 / 20, IclExperiment.LearningRateAt(o, 1), 1e-15);
+            Assert.Equal(3e-3 * 10 / 20, IclExperiment.LearningRateAt(o, 10), 1e-15);
+            Assert.Equal(3e-3, IclExperiment.LearningRateAt(o, 20), 1e-15);
+        }
+        Assert.Equal(3e-3, IclExperiment.LearningRateAt(constant, 1000), 1e-15);
+        // Halfway through the decay (step 510 of 20..1000) the cosine is at half the peak; a quarter in, (1 + cos π/4)/2.
+        Assert.Equal(1.5e-3, IclExperiment.LearningRateAt(cosine, 510), 1e-15);
+        Assert.Equal(3e-3 * (1 + Math.Sqrt(0.5)) / 2, IclExperiment.LearningRateAt(cosine, 265), 1e-15);
+        Assert.Equal(0, IclExperiment.LearningRateAt(cosine, 1000), 1e-15);
+    }
 }

@@ -3,8 +3,8 @@ using SltSharp.Experiments.Icl;
 namespace SltSharp.Tests.Experiments;
 
 /// <summary>
-/// Stage detection on a measured LLC curve: the default `slt experiment icl --m inf --no-head-llc` run (seed 1,
-/// 6000 Adam steps, 12 checkpoints, SGLD ε 1e-3, nβ 60, γ 100, 4 chains × 200 draws; docs/icl.md). The numbers
+/// Stage detection on measured LLC curves. The first: the session-4 default `slt experiment icl --m inf --no-head-llc`
+/// run (seed 1, 6000 Adam steps, 12 checkpoints, SGLD ε 1e-3, nβ 60, γ 100, 4 chains × 200 draws; docs/icl.md). The numbers
 /// below are that run's stored estimates. The distance to ridge of the same run, measured independently of the LLC,
 /// fixes where the behaviour changes: it falls from 3.17 to 2.62 by step 35 (the model learns to predict the
 /// mean, y ≈ 0), stays at 2.59–2.62 up to step 516, and falls from 2.59 (step 516) to 0.39 (step 6000) as in-context
@@ -45,6 +45,40 @@ public sealed class IclStagesTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(last.DeltaLlc > 20, Describe(result));
         Assert.InRange(Math.Log(last.StartStep), 0.9 * Math.Log(516), 1.1 * Math.Log(806));
         Assert.True(last.DeltaLoss < -1.5, Describe(result)); // L(w*) 3.8 → 2.0 over the stage
+    }
+
+    /// <summary>
+    /// The default run since session 5: `slt experiment icl --m inf --no-head-llc --threads 1` (seed 1, 20 000 Adam
+    /// steps at constant lr, 16 checkpoints, same sampler; docs/icl.md). Steps 20 and 32 (λ̂ −16.2, −6.8: still
+    /// descending to the mean predictor) and 126 (verdict fail: acceptance 0.46) are left out, as the experiment does.
+    /// The distance to ridge of the same run: 2.59 on the plateau to step 737, falling to 1.32 at step 1578, pausing
+    /// (1.33 at 2035), then falling again to 0.84 at 5618 and 0.32 at 20 000. Three stages, each a change in the raw
+    /// estimates of many standard errors: the rise to 33.0 at step 2000 (from 2.8 at 796), the slower rise to 41.7 at
+    /// 5024, and the fall to 28.8 at 20 000 while the loss keeps falling (type B: the solution simplifies).
+    /// </summary>
+    [Fact]
+    public void Default_m_inf_run_shows_three_stages_with_a_late_type_b()
+    {
+        double[] steps = [20, 32, 50, 80, 126, 200, 317, 502, 796, 1262, 2000, 3170, 5024, 7962, 12619, 20000];
+        double[] llc = [-16.162, -6.828, 3.205, 6.617, 7.278, 7.730, 9.744, 6.200, 2.813, 25.885, 33.029, 38.317, 41.681, 38.713, 31.706, 28.799];
+        double[] se = [0.290, 0.167, 0.271, 0.417, 0.223, 0.371, 1.008, 0.270, 0.235, 0.470, 0.511, 0.309, 0.765, 0.362, 0.800, 0.883];
+        double[] mcse = [0.885, 0.853, 0.919, 0.885, 0.822, 0.915, 1.159, 0.996, 0.782, 0.802, 0.740, 0.728, 0.698, 0.568, 0.505, 0.502];
+        double[] referenceLoss = [4.419, 4.269, 4.094, 4.033, 4.015, 4.012, 4.018, 4.012, 4.000, 3.146, 2.801, 2.606, 2.420, 2.104, 1.969, 1.916];
+        bool[] verdictFailed = [true, true, false, false, true, false, false, false, false, false, false, false, false, false, false, false];
+        var result = SltSharp.Development.StageDetection.DetectFromEstimates(
+            [.. Enumerable.Range(0, steps.Length).Select(i => new SltSharp.Development.LlcAtCheckpoint(steps[i], llc[i], se[i], mcse[i], verdictFailed[i], referenceLoss[i]))]);
+        Assert.NotNull(result);
+        output.WriteLine(Describe(result));
+        Assert.Equal([20.0, 32.0, 126.0], result.Excluded.Select(e => e.Step).Order());
+        var stages = result.Stages;
+        Assert.Equal(3, stages.Count);
+        Assert.Equal([SltSharp.Development.StageType.A, SltSharp.Development.StageType.A, SltSharp.Development.StageType.B], stages.Select(s => s.Type));
+        // The two rises split where the distance to ridge pauses (1.32 at 1578, 1.33 at 2035): within 10% in ln t.
+        Assert.InRange(Math.Log(stages[0].EndStep), 0.9 * Math.Log(1578), 1.1 * Math.Log(2035));
+        Assert.True(stages[1].DeltaLlc > 3 * stages[1].DeltaLlcStandardError, Describe(result));
+        // The late fall: 41.7 → 28.8 in the raw estimates; the smoothed Δλ̂ must be well beyond its SE and the loss falls.
+        Assert.True(stages[2].DeltaLlc < -8 && stages[2].DeltaLlc < -3 * stages[2].DeltaLlcStandardError, Describe(result));
+        Assert.True(stages[2].DeltaLoss < 0, Describe(result));
     }
 
     private static string Describe(SltSharp.Development.StageDetectionResult r) =>

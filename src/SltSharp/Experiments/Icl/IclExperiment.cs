@@ -2,6 +2,7 @@ using System.Diagnostics;
 using SltSharp.Development;
 using SltSharp.Diagnostics;
 using SltSharp.Engine.Autodiff;
+using SltSharp.Engine.Layers;
 using SltSharp.Engine.Ops;
 using SltSharp.Engine.Optim;
 using SltSharp.Engine.Random;
@@ -28,14 +29,18 @@ public sealed record IclRunOptions
     /// <summary>The transformer.</summary>
     public IclModelShape Model { get; init; } = new();
 
-    /// <summary>Adam steps.</summary>
-    public int Steps { get; init; } = 5000;
+    /// <summary>Adam steps. 20 000 by default: at 6000 the in-context regression stage is still rising on M = ∞ (no
+    /// stage after it) and M = 16 has only just reached ridge (no transient); docs/icl.md has both runs.</summary>
+    public int Steps { get; init; } = 20000;
 
     /// <summary>Fresh sequences per training step.</summary>
     public int BatchSize { get; init; } = 64;
 
     /// <summary>Adam's peak learning rate (reached after a linear warm-up over the first 2% of the steps).</summary>
     public double LearningRate { get; init; } = 3e-3;
+
+    /// <summary>The learning rate after the warm-up: held at the peak, or decayed along a cosine to 0 at the last step.</summary>
+    public IclLearningRateSchedule LearningRateSchedule { get; init; } = IclLearningRateSchedule.Constant;
 
     /// <summary>Seed of everything (tasks, initialisation, data, probe set, samplers).</summary>
     public ulong Seed { get; init; } = 1;
@@ -46,8 +51,9 @@ public sealed record IclRunOptions
     /// <summary>Log-spaced evaluation steps of the distances.</summary>
     public int Evaluations { get; init; } = 40;
 
-    /// <summary>Log-spaced checkpoints at which the LLC is estimated.</summary>
-    public int Checkpoints { get; init; } = 12;
+    /// <summary>Log-spaced checkpoints at which the LLC is estimated (16 over 20–20 000 steps, a factor 1.58 apart: on
+    /// M = ∞ the first two fail, the model still descending to the mean predictor; docs/icl.md).</summary>
+    public int Checkpoints { get; init; } = 16;
 
     /// <summary>First checkpoint step (the later ones are log-spaced up to <see cref="Steps"/>).</summary>
     public int FirstCheckpoint { get; init; } = 20;
@@ -75,6 +81,39 @@ public sealed record IclRunOptions
         StepSize = 1e-3, NBeta = 60, Localization = 100, Chains = 2, Burnin = 50, Draws = 100, BatchSize = 32,
     };
 }
+
+/// <summary>The learning rate after the linear warm-up.</summary>
+public enum IclLearningRateSchedule
+{
+    /// <summary>Held at the peak to the end.</summary>
+    Constant,
+
+    /// <summary>Half a cosine from the peak down to 0 at the last step, so the late checkpoints settle into a minimum.</summary>
+    Cosine,
+}
+
+/// <summary>
+/// Keeps the training state of a run in progress outside the process (the CLI writes safetensors checkpoints and the
+/// optimizer state next to its results store), so that a killed run continues from its last checkpoint.
+/// </summary>
+public interface IIclTrainingJournal
+{
+    /// <summary>
+    /// Restores the last saved state into <paramref name="parameters"/> and <paramref name="optimizer"/> and returns
+    /// what training had produced up to it; null when nothing was saved (training starts at step 0).
+    /// </summary>
+    IclTrainingProgress? Restore(ParameterSet<float> parameters, Optimizer<float> optimizer);
+
+    /// <summary>Saves the state after update <paramref name="step"/>, a checkpoint step; <paramref name="evaluations"/>
+    /// are all evaluations so far.</summary>
+    void Save(int step, ParameterSet<float> parameters, Optimizer<float> optimizer, IReadOnlyList<IclEvaluation> evaluations);
+}
+
+/// <summary>What training had produced when its state was saved.</summary>
+/// <param name="Step">The last update taken.</param>
+/// <param name="Evaluations">Distances at the evaluation steps up to <paramref name="Step"/>.</param>
+/// <param name="Snapshots">The parameters at the checkpoint steps up to <paramref name="Step"/> (for the LLC).</param>
+public sealed record IclTrainingProgress(int Step, IReadOnlyList<IclEvaluation> Evaluations, IReadOnlyList<(int Step, float[] Parameters)> Snapshots);
 
 /// <summary>Distances of the model from the two Bayes predictors at one training step.</summary>
 /// <param name="Step">Training step.</param>
@@ -133,11 +172,16 @@ public sealed record IclRunResult(
 /// </summary>
 public static class IclExperiment
 {
+    /// <summary>Stream of training step t is this plus t (streams 11–14 are the probe set, initialisation and LLC data).</summary>
+    private const ulong TrainingStreamBase = 1UL << 32;
+
     /// <summary>Runs one task diversity.</summary>
     /// <param name="options">Settings.</param>
     /// <param name="log">Optional progress lines.</param>
     /// <param name="cancellationToken">Checked between training steps and between LLC estimates.</param>
-    public static IclRunResult Run(IclRunOptions options, Action<string>? log = null, CancellationToken cancellationToken = default)
+    /// <param name="journal">Saves the training state at every checkpoint and restores the last one at the start, so
+    /// a killed run continues where it stopped with the numbers of an uninterrupted run; null keeps it in memory.</param>
+    public static IclRunResult Run(IclRunOptions options, Action<string>? log = null, CancellationToken cancellationToken = default, IIclTrainingJournal? journal = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Validate(options);
@@ -158,7 +202,6 @@ public static class IclExperiment
         var adam = new Adam<float>(set, options.LearningRate);
         var tape = new Tape<float>();
         var probeTape = new Tape<float>();
-        var dataRng = new Rng(options.Seed, 13);
         var batch = new IclBatch(options.BatchSize, options.Dimension, k);
         var tokens = new float[options.BatchSize * rowWidth];
         var targets = new float[options.BatchSize * k];
@@ -167,12 +210,25 @@ public static class IclExperiment
         var evaluations = new List<IclEvaluation>();
         var snapshots = new List<(int Step, float[] W)>();
         var predictions = new double[probe.Count * k];
-        int warmup = Math.Max(1, options.Steps / 50);
+        int firstStep = 1;
+        if (journal?.Restore(set, adam) is { } progress)
+        {
+            if (progress.Step > options.Steps || progress.Snapshots.Any(s => !checkpointSteps.Contains(s.Step)))
+            {
+                throw new InvalidDataException($"The saved training state (step {progress.Step}) does not belong to a {options.Steps}-step run with these checkpoints (M = {label}).");
+            }
+            firstStep = progress.Step + 1;
+            evaluations.AddRange(progress.Evaluations);
+            snapshots.AddRange(progress.Snapshots);
+            log?.Invoke($"M = {label}: resumed from the saved state at step {progress.Step}");
+        }
         var clock = Stopwatch.StartNew();
-        for (int step = 1; step <= options.Steps; step++)
+        for (int step = firstStep; step <= options.Steps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            task.Fill(batch, dataRng);
+            // Each step's sequences come from their own stream, a function of (seed, step) alone: training resumed
+            // from a checkpoint draws exactly the sequences the uninterrupted run would have (TrainingSession does the same).
+            task.Fill(batch, new Rng(options.Seed, TrainingStreamBase + (ulong)step));
             IclTaskDistribution.EncodeInto<float>(batch, tokens, targets);
             tape.Reset();
             var loss = tape.MseLoss(
@@ -180,7 +236,7 @@ public static class IclExperiment
                 tape.Input(targets, 1, options.BatchSize, k));
             adam.ZeroGrad();
             tape.Backward(loss);
-            adam.LearningRate = options.LearningRate * Math.Min(1.0, step / (double)warmup);
+            adam.LearningRate = LearningRateAt(options, step);
             adam.Step();
             if (evalSteps.Contains(step))
             {
@@ -202,6 +258,7 @@ public static class IclExperiment
                 var w = new float[set.CountPerChain];
                 set.CopyChainTo(0, w);
                 snapshots.Add((step, w));
+                journal?.Save(step, set, adam, evaluations);
             }
         }
         double trainingSeconds = clock.Elapsed.TotalSeconds;
@@ -242,6 +299,23 @@ public static class IclExperiment
             log?.Invoke($"M = {label}: {note}");
         }
         return new IclRunResult(options, set.CountPerChain, evaluations, checkpoints, stages, gap, trainingSeconds, llcSeconds);
+    }
+
+    /// <summary>
+    /// Adam's learning rate for update <paramref name="step"/> (1-based): a linear warm-up over the first 2% of the
+    /// steps to the peak, then the peak (<see cref="IclLearningRateSchedule.Constant"/>) or half a cosine down to 0 at
+    /// the last step (<see cref="IclLearningRateSchedule.Cosine"/>).
+    /// </summary>
+    public static double LearningRateAt(IclRunOptions options, int step)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        int warmup = Math.Max(1, options.Steps / 50);
+        if (step <= warmup || options.LearningRateSchedule == IclLearningRateSchedule.Constant)
+        {
+            return options.LearningRate * Math.Min(1.0, step / (double)warmup);
+        }
+        double progress = (step - warmup) / (double)(options.Steps - warmup);
+        return options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress));
     }
 
     /// <summary>Parameters of the transformer these settings train (without training it).</summary>

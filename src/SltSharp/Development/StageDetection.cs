@@ -125,6 +125,9 @@ public static class StageDetection
     /// process with its own length scale needs a few points per feature to say anything.</summary>
     public const int MinimumCheckpoints = 5;
 
+    // Why a negative λ̂ is left out (also how the fallback below recognises it).
+    private const string NegativeReason = "λ̂ < 0 (chains found lower loss than w*: not at a local minimum)";
+
     /// <summary>
     /// Stages from LLC estimates at checkpoints, with the one noise-and-exclusion rule every caller (slt trajectory,
     /// slt experiment icl) uses:
@@ -157,7 +160,7 @@ public static class StageDetection
         {
             // Negative beyond its own noise (2 SE): a λ̂ of −0.01 ± 0.05 near a true 0 is an estimate, −0.4 ± 0.04 is not.
             double known = Math.Max(double.IsFinite(e.StandardError) ? e.StandardError : 0, double.IsFinite(e.MonteCarloStandardError) ? e.MonteCarloStandardError : 0);
-            string? reason = e.Llc < -2 * known ? "λ̂ < 0 (chains found lower loss than w*: not at a local minimum)"
+            string? reason = e.Llc < -2 * known ? NegativeReason
                 : e.Failed ? "verdict fail (diagnostics say not to trust λ̂)" : null;
             if (reason is null)
             {
@@ -168,11 +171,16 @@ public static class StageDetection
                 excluded.Add(new ExcludedCheckpoint(e.Step, e.Llc, reason));
             }
         }
-        if (used.Count < MinimumCheckpoints && finite.Count >= MinimumCheckpoints)
+        // Too few trustworthy estimates: fall back to those that failed on their diagnostics (a biased step, chains that
+        // disagree), which still carry the curve's shape, but never to a negative λ̂: that is not an estimate of anything
+        // (the ICL run of docs/icl.md: with the step-bias check 12 of 16 checkpoints fail at ε = 1e-3, and taking the
+        // two negative ones back in turned the descent to the mean predictor into a stage of its own).
+        var nonNegative = excluded.Where(x => !x.Reason.StartsWith(NegativeReason, StringComparison.Ordinal)).Select(x => x.Step).ToHashSet();
+        if (used.Count < MinimumCheckpoints && used.Count + nonNegative.Count >= MinimumCheckpoints)
         {
-            notes?.Add($"Only {used.Count} checkpoint(s) have a trustworthy λ̂; stages were detected on all {finite.Count} finite estimates, including {excluded.Count} failed one(s): read them with care (longer chains, a larger γ or more checkpoints help).");
-            used = finite;
-            excluded.Clear();
+            notes?.Add($"Only {used.Count} checkpoint(s) have a trustworthy λ̂; stages were detected on {used.Count + nonNegative.Count} estimates including {nonNegative.Count} whose verdict is fail: read them with care (a smaller ε with longer chains, a larger γ or more checkpoints help).");
+            used = [.. finite.Where(e => used.Contains(e) || nonNegative.Contains(e.Step))];
+            excluded.RemoveAll(x => nonNegative.Contains(x.Step));
         }
         if (used.Count < MinimumCheckpoints)
         {

@@ -174,6 +174,34 @@ public class StageDetectionTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The fallback when too few estimates pass their diagnostics (the ICL run of docs/icl.md: 12 of 16 fail on the step
+    /// check): the same "up-up" curve and negative point as above, but every checkpoint except three marked failed. The
+    /// detector then uses the failed-but-positive estimates (they still carry the curve's shape, and it says so) and
+    /// still leaves the negative one out: taken back in, that point makes the spurious type-B stage shown above.
+    /// </summary>
+    [Fact]
+    public void With_too_few_passing_estimates_the_fallback_still_leaves_a_negative_one_out()
+    {
+        var curve = Named("up-up");
+        var (steps, llc, se, loss) = Sample(curve, 0.3, 41, points: 30);
+        int bad = Array.FindIndex(steps, t => Math.Log(t) > 4.0);
+        llc[bad] = -30;
+        var estimates = Enumerable.Range(0, steps.Length)
+            .Select(i => new LlcAtCheckpoint(steps[i], llc[i], se[i], double.NaN, Failed: i % 10 != 5, loss[i])).ToList();
+        var notes = new List<string>();
+        var result = StageDetection.DetectFromEstimates(estimates, notes: notes);
+        Assert.NotNull(result);
+        output.WriteLine(string.Join(" ", result.Stages.Select(s => $"{s.Type}[{Math.Log(s.StartStep):F2}–{Math.Log(s.EndStep):F2}]")) + " | " + string.Join(" / ", notes));
+        Assert.Contains(notes, n => n.Contains("checkpoint(s) have a trustworthy λ̂", StringComparison.Ordinal) && n.Contains("whose verdict is fail", StringComparison.Ordinal));
+        var excluded = Assert.Single(result.Excluded);
+        Assert.Equal(steps[bad], excluded.Step);
+        double truth = curve.TrueBoundaries()[0];
+        var boundary = Assert.Single(result.Boundaries);
+        Assert.True(Math.Abs(boundary.LogStep - truth) <= 0.1 * truth, $"boundary {boundary.LogStep} vs {truth}");
+        Assert.All(result.Stages, s => Assert.Equal(StageType.A, s.Type));
+    }
+
+    /// <summary>
     /// The default DLN trajectory with the calibrated step (slt train; slt trajectory: ε 4.21e-3, nβ 2, γ 50, 4 chains ×
     /// 400 draws, seed 0, measured 2026-12-02). Steps 1–65 fail (λ̂ −0.41 … −3.13: chains slide off the first saddle);
     /// from step 92 the raw λ̂ shows three rises with plateaus between: 0.69 → 1.27 (131–185), → 1.64 (372–745), → 1.73

@@ -81,6 +81,36 @@ public sealed class IclStagesTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(stages[2].DeltaLoss < 0, Describe(result));
     }
 
+    /// <summary>
+    /// The same run's estimates (bit for bit) with the verdicts of the step-bias check merged after it (docs/icl.md,
+    /// "With the step-bias check"): at ε = 1e-3 the check fails 12 of the 16 checkpoints (predicted bias 13–585% of λ̂
+    /// before step 7962, the stiffest direction at εq_max/4 = 0.57–0.89), leaving four that pass (502, 7962, 12 619,
+    /// 20 000), fewer than the detector needs. It then falls back to the failed-but-positive estimates and still leaves
+    /// out the two negative ones: the stages are those of the run above, read with the caveat the detector writes.
+    /// </summary>
+    [Fact]
+    public void Default_m_inf_run_with_step_check_verdicts_falls_back_without_the_negative_estimates()
+    {
+        double[] steps = [20, 32, 50, 80, 126, 200, 317, 502, 796, 1262, 2000, 3170, 5024, 7962, 12619, 20000];
+        double[] llc = [-16.162, -6.828, 3.205, 6.617, 7.278, 7.730, 9.744, 6.200, 2.813, 25.885, 33.029, 38.317, 41.681, 38.713, 31.706, 28.799];
+        double[] se = [0.290, 0.167, 0.271, 0.417, 0.223, 0.371, 1.008, 0.270, 0.235, 0.470, 0.511, 0.309, 0.765, 0.362, 0.800, 0.883];
+        double[] mcse = [0.885, 0.853, 0.919, 0.885, 0.822, 0.915, 1.159, 0.996, 0.782, 0.802, 0.740, 0.728, 0.698, 0.568, 0.505, 0.502];
+        double[] referenceLoss = [4.419, 4.269, 4.094, 4.033, 4.015, 4.012, 4.018, 4.012, 4.000, 3.146, 2.801, 2.606, 2.420, 2.104, 1.969, 1.916];
+        bool[] verdictFailed = [true, true, true, true, true, true, true, false, true, true, true, true, true, false, false, false];
+        var notes = new List<string>();
+        var result = SltSharp.Development.StageDetection.DetectFromEstimates(
+            [.. Enumerable.Range(0, steps.Length).Select(i => new SltSharp.Development.LlcAtCheckpoint(steps[i], llc[i], se[i], mcse[i], verdictFailed[i], referenceLoss[i]))],
+            notes: notes);
+        Assert.NotNull(result);
+        output.WriteLine(Describe(result) + " | " + string.Join(" / ", notes));
+        Assert.Equal([20.0, 32.0], result.Excluded.Select(e => e.Step).Order());
+        Assert.Contains(notes, n => n.Contains("10 whose verdict is fail", StringComparison.Ordinal));
+        var stages = result.Stages;
+        Assert.True(stages.Count >= 3, Describe(result));
+        Assert.Equal(SltSharp.Development.StageType.B, stages[^1].Type);
+        Assert.True(stages[^1].DeltaLlc < -8 && stages[^1].DeltaLlc < -3 * stages[^1].DeltaLlcStandardError, Describe(result));
+    }
+
     private static string Describe(SltSharp.Development.StageDetectionResult r) =>
         string.Join(" ", r.Stages.Select(s => $"{s.Type}[{s.StartStep:0}–{s.EndStep:0}] Δλ̂ {s.DeltaLlc:0.0}±{s.DeltaLlcStandardError:0.0}"))
         + " | confidences " + string.Join(" ", r.Boundaries.Select(b => $"{b.Step:0}:{b.Confidence:0.00}"));

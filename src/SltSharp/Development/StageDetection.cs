@@ -182,6 +182,14 @@ public static class StageDetection
             used = [.. finite.Where(e => used.Contains(e) || nonNegative.Contains(e.Step))];
             excluded.RemoveAll(x => nonNegative.Contains(x.Step));
         }
+        else if (used.Count < MinimumCheckpoints && finite.Count >= MinimumCheckpoints)
+        {
+            // Last resort (e.g. the few short chains of `slt experiment icl --quick`): every finite estimate, negative ones
+            // included, so that a sketch of the curve's shape is still drawn, with a warning that says what it rests on.
+            notes?.Add($"Only {used.Count + nonNegative.Count} checkpoint(s) have a positive λ̂; stages were detected on all {finite.Count} finite estimates, including {excluded.Count} failed one(s) of which {excluded.Count - nonNegative.Count} negative: a sketch, not a measurement (longer chains, a larger γ or more checkpoints help).");
+            used = finite;
+            excluded.Clear();
+        }
         if (used.Count < MinimumCheckpoints)
         {
             notes?.Add($"Stages not detected: {used.Count} checkpoint(s) after step 0 with a finite λ̂, at least {MinimumCheckpoints} are needed (use more checkpoints, e.g. --checkpoints log:20).");

@@ -57,10 +57,11 @@ public class NormalCrossingLlcTests
         AssertMatches(result, NormalCrossingExact.PotentialLlc(powers, T, Gamma), $"{kind} potential ({powers[0]},{powers[1]})");
     }
 
-    private static void CheckData(SamplerKind kind, int[] powers)
+    private static void CheckData(SamplerKind kind, int[] powers, int drawsFactor = 1)
     {
         var model = NormalCrossingDataModel<double>.CreateReferenceData(powers, 1000, 42);
-        var result = LlcEstimator.Estimate(model, new double[2], Options(kind, true, powers));
+        var options = Options(kind, true, powers);
+        var result = LlcEstimator.Estimate(model, new double[2], options with { Draws = options.Draws * drawsFactor });
         Assert.Equal(1000 / Math.Log(1000), result.NBeta, 12);
         double exact = NormalCrossingExact.DataModelLlc(powers, model.Sxx, model.Sxy, result.NBeta, Gamma);
         AssertMatches(result, exact, $"{kind} data ({powers[0]},{powers[1]})");
@@ -89,7 +90,9 @@ public class NormalCrossingLlcTests
     public void MalaAllCasesMatchExact(int[] powers)
     {
         CheckPotential(SamplerKind.Mala, powers);
-        CheckData(SamplerKind.Mala, powers);
+        // The data model's narrow arms ((1,3), (3,3)) mix slowly at the fixed step: 40k draws left the MCSE at 2.1% and
+        // 2.6% of exact (estimates +1.3% and −3.1%), above the 2% this test demands; 3× the draws bring it to ≈ 1.5%.
+        CheckData(SamplerKind.Mala, powers, drawsFactor: 3);
     }
 
     [Theory]

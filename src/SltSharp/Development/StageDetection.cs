@@ -125,8 +125,6 @@ public static class StageDetection
     /// process with its own length scale needs a few points per feature to say anything.</summary>
     public const int MinimumCheckpoints = 5;
 
-    // Why a negative λ̂ is left out (also how the fallback below recognises it).
-    private const string NegativeReason = "λ̂ < 0 (chains found lower loss than w*: not at a local minimum)";
 
     /// <summary>
     /// Stages from LLC estimates at checkpoints, with the one noise-and-exclusion rule every caller (slt trajectory,
@@ -154,42 +152,37 @@ public static class StageDetection
     {
         ArgumentNullException.ThrowIfNull(estimates);
         var finite = estimates.Where(e => e.Step > 0 && double.IsFinite(e.Llc)).OrderBy(e => e.Step).ToList();
-        var excluded = new List<ExcludedCheckpoint>();
         var used = new List<LlcAtCheckpoint>();
+        var failedPositive = new List<LlcAtCheckpoint>();
+        var negative = new List<LlcAtCheckpoint>();
         foreach (var e in finite)
         {
             // Negative beyond its own noise (2 SE): a λ̂ of −0.01 ± 0.05 near a true 0 is an estimate, −0.4 ± 0.04 is not.
             double known = Math.Max(double.IsFinite(e.StandardError) ? e.StandardError : 0, double.IsFinite(e.MonteCarloStandardError) ? e.MonteCarloStandardError : 0);
-            string? reason = e.Llc < -2 * known ? NegativeReason
-                : e.Failed ? "verdict fail (diagnostics say not to trust λ̂)" : null;
-            if (reason is null)
-            {
-                used.Add(e);
-            }
-            else
-            {
-                excluded.Add(new ExcludedCheckpoint(e.Step, e.Llc, reason));
-            }
+            (e.Llc < -2 * known ? negative : e.Failed ? failedPositive : used).Add(e);
         }
         // Too few trustworthy estimates: fall back to those that failed on their diagnostics (a biased step, chains that
         // disagree), which still carry the curve's shape, but never to a negative λ̂: that is not an estimate of anything
         // (the ICL run of docs/icl.md: with the step-bias check 12 of 16 checkpoints fail at ε = 1e-3, and taking the
         // two negative ones back in turned the descent to the mean predictor into a stage of its own).
-        var nonNegative = excluded.Where(x => !x.Reason.StartsWith(NegativeReason, StringComparison.Ordinal)).Select(x => x.Step).ToHashSet();
-        if (used.Count < MinimumCheckpoints && used.Count + nonNegative.Count >= MinimumCheckpoints)
+        if (used.Count < MinimumCheckpoints && used.Count + failedPositive.Count >= MinimumCheckpoints)
         {
-            notes?.Add($"Only {used.Count} checkpoint(s) have a trustworthy λ̂; stages were detected on {used.Count + nonNegative.Count} estimates including {nonNegative.Count} whose verdict is fail: read them with care (a smaller ε with longer chains, a larger γ or more checkpoints help).");
-            used = [.. finite.Where(e => used.Contains(e) || nonNegative.Contains(e.Step))];
-            excluded.RemoveAll(x => nonNegative.Contains(x.Step));
+            notes?.Add($"Only {used.Count} checkpoint(s) have a trustworthy λ̂; stages were detected on {used.Count + failedPositive.Count} estimates including {failedPositive.Count} whose verdict is fail: read them with care (a smaller ε with longer chains, a larger γ or more checkpoints help).");
+            used = [.. finite.Where(e => !negative.Contains(e))];
+            failedPositive.Clear();
         }
         else if (used.Count < MinimumCheckpoints && finite.Count >= MinimumCheckpoints)
         {
             // Last resort (e.g. the few short chains of `slt experiment icl --quick`): every finite estimate, negative ones
             // included, so that a sketch of the curve's shape is still drawn, with a warning that says what it rests on.
-            notes?.Add($"Only {used.Count + nonNegative.Count} checkpoint(s) have a positive λ̂; stages were detected on all {finite.Count} finite estimates, including {excluded.Count} failed one(s) of which {excluded.Count - nonNegative.Count} negative: a sketch, not a measurement (longer chains, a larger γ or more checkpoints help).");
+            notes?.Add($"Only {used.Count + failedPositive.Count} checkpoint(s) have a positive λ̂; stages were detected on all {finite.Count} finite estimates, including {failedPositive.Count + negative.Count} failed one(s) of which {negative.Count} negative: a sketch, not a measurement (longer chains, a larger γ or more checkpoints help).");
             used = finite;
-            excluded.Clear();
+            failedPositive.Clear();
+            negative.Clear();
         }
+        var excluded = negative.Select(e => new ExcludedCheckpoint(e.Step, e.Llc, "λ̂ < 0 (chains found lower loss than w*: not at a local minimum)"))
+            .Concat(failedPositive.Select(e => new ExcludedCheckpoint(e.Step, e.Llc, "verdict fail (diagnostics say not to trust λ̂)")))
+            .OrderBy(x => x.Step).ToList();
         if (used.Count < MinimumCheckpoints)
         {
             notes?.Add($"Stages not detected: {used.Count} checkpoint(s) after step 0 with a finite λ̂, at least {MinimumCheckpoints} are needed (use more checkpoints, e.g. --checkpoints log:20).");

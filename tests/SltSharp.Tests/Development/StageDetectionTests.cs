@@ -140,6 +140,17 @@ public class StageDetectionTests(ITestOutputHelper output)
         Assert.Equal(steps[^1], result.Stages[^1].EndStep, 1e-6 * steps[^1]);
     }
 
+    // The "up-up" curve at 30 log-spaced checkpoints (noise 0.3, seed 41) with the first checkpoint past ln t = 4 replaced
+    // by λ̂ = −30: the negative estimate the two tests below feed to DetectFromEstimates.
+    private static (Curve Curve, double[] Steps, double[] Llc, double[] Se, double[] Loss, int Bad) UpUpWithANegativeCheckpoint()
+    {
+        var curve = Named("up-up");
+        var (steps, llc, se, loss) = Sample(curve, 0.3, 41, points: 30);
+        int bad = Array.FindIndex(steps, t => Math.Log(t) > 4.0);
+        llc[bad] = -30;
+        return (curve, steps, llc, se, loss, bad);
+    }
+
     /// <summary>
     /// A failed estimate among good ones, as on the default DLN run where chains slide off a saddle: the "up-up" curve at
     /// 30 log-spaced checkpoints (noise 0.3) with one checkpoint in the first rise replaced by λ̂ = −30 ± 0.3, verdict
@@ -150,10 +161,7 @@ public class StageDetectionTests(ITestOutputHelper output)
     [Fact]
     public void A_failed_negative_checkpoint_is_left_out_and_the_stages_are_recovered()
     {
-        var curve = Named("up-up");
-        var (steps, llc, se, loss) = Sample(curve, 0.3, 41, points: 30);
-        int bad = Array.FindIndex(steps, t => Math.Log(t) > 4.0);
-        llc[bad] = -30;
+        var (curve, steps, llc, se, loss, bad) = UpUpWithANegativeCheckpoint();
         var estimates = Enumerable.Range(0, steps.Length)
             .Select(i => new LlcAtCheckpoint(steps[i], llc[i], se[i], double.NaN, Failed: i == bad, loss[i])).ToList();
         var notes = new List<string>();
@@ -182,10 +190,7 @@ public class StageDetectionTests(ITestOutputHelper output)
     [Fact]
     public void With_too_few_passing_estimates_the_fallback_still_leaves_a_negative_one_out()
     {
-        var curve = Named("up-up");
-        var (steps, llc, se, loss) = Sample(curve, 0.3, 41, points: 30);
-        int bad = Array.FindIndex(steps, t => Math.Log(t) > 4.0);
-        llc[bad] = -30;
+        var (curve, steps, llc, se, loss, bad) = UpUpWithANegativeCheckpoint();
         var estimates = Enumerable.Range(0, steps.Length)
             .Select(i => new LlcAtCheckpoint(steps[i], llc[i], se[i], double.NaN, Failed: i % 10 != 5, loss[i])).ToList();
         var notes = new List<string>();
